@@ -1,0 +1,190 @@
+"""Seeded training and evaluation loops, and a cache of trained models.
+
+``fit`` trains any classifier with a plain loop (so the lessons can hook into it: re-applying
+pruning masks after each step, a distillation loss, fake quantization) and shows a tqdm progress
+bar in Jupyter or a terminal, nothing when output is not interactive or ``MCLIB_PROGRESS=0``.
+Runs are deterministic for a given seed on a given machine: the model initialisation, the batch
+order and dropout all draw from generators seeded here.
+
+``cached_model`` trains a model once and keeps its weights in the cache folder
+(``$MCLIB_CACHE``, default ``~/.cache/mclib``), so a teacher or a baseline that several lessons use
+costs its training time only the first time.
+"""
+from __future__ import annotations
+
+import os
+import random
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .data import cache_dir
+
+__all__ = ["seed_everything", "default_device", "progress_enabled", "progress", "History", "fit",
+           "evaluate", "predict", "cached_model"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def default_device() -> torch.device:
+    """A CUDA GPU when one is present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def progress_enabled() -> bool:
+    """Progress bars show in Jupyter and in terminals, unless MCLIB_PROGRESS=0."""
+    flag = os.environ.get("MCLIB_PROGRESS")
+    if flag is not None:
+        return flag not in ("0", "false", "no", "")
+    return "ipykernel" in sys.modules or sys.stderr.isatty()
+
+
+def progress(iterable, total=None, desc=None, enabled: bool | None = None):
+    """``tqdm.auto`` around ``iterable`` when progress bars are enabled, else the iterable."""
+    if enabled is None:
+        enabled = progress_enabled()
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+    return tqdm(iterable, total=total, desc=desc, leave=False)
+
+
+@dataclass
+class History:
+    """Per-epoch mean training loss and (when a validation loader was given) validation accuracy."""
+
+    train_loss: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+
+
+def _check_loader(loader, name="loader"):
+    if not hasattr(loader, "__iter__"):
+        raise TypeError(f"{name} must be an iterable of (inputs, labels) batches, "
+                        f"e.g. a DataLoader; got {type(loader).__name__}")
+
+
+def fit(model: nn.Module, loader, epochs: int, lr: float = 1e-3, optimizer: str = "adam",
+        weight_decay: float = 0.0, loss_fn: Callable | None = None, val_loader=None,
+        seed: int = 0, after_step: Callable[[nn.Module], None] | None = None,
+        device: torch.device | str | None = None, desc: str = "training",
+        show_progress: bool | None = None) -> History:
+    """Train ``model`` in place for ``epochs`` passes over ``loader``.
+
+    ``loss_fn(logits, labels)`` defaults to cross-entropy. ``optimizer`` is "adam" or "sgd"
+    (momentum 0.9). ``after_step(model)`` runs after every optimizer step, for example to re-apply
+    pruning masks. Returns a History; the model ends in eval mode.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check_loader(loader)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    loss_fn = loss_fn or F.cross_entropy
+    device = torch.device(device) if device is not None else default_device()
+    model.to(device)
+    seed_everything(seed)
+    history = History()
+    for _ in progress(range(epochs), total=epochs, desc=desc, enabled=show_progress):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            if after_step is not None:
+                after_step(model)
+            total += float(loss.detach()) * len(y)
+            count += len(y)
+        history.train_loss.append(total / max(count, 1))
+        if val_loader is not None:
+            history.val_accuracy.append(evaluate(model, val_loader, device=device))
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024,
+            device: torch.device | str | None = None) -> torch.Tensor:
+    """Logits of ``model`` on ``x`` in eval mode, computed in batches, returned on the CPU."""
+    device = torch.device(device) if device is not None else next(
+        (p.device for p in model.parameters()), torch.device("cpu"))
+    was_training = model.training
+    model.eval()
+    try:
+        outs = [model(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader, device: torch.device | str | None = None) -> float:
+    """Top-1 accuracy (a fraction in [0, 1]) of ``model`` over ``loader``, in eval mode."""
+    _check_loader(loader)
+    device = torch.device(device) if device is not None else next(
+        (p.device for p in model.parameters()), torch.device("cpu"))
+    was_training = model.training
+    model.eval()
+    correct = seen = 0
+    try:
+        for x, y in loader:
+            pred = model(x.to(device)).argmax(dim=1).cpu()
+            correct += int((pred == y).sum())
+            seen += len(y)
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("evaluate got an empty loader")
+    return correct / seen
+
+
+def cached_model(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Module], None],
+                 version: str = "1", seed: int = 0, retrain: bool = False) -> nn.Module:
+    """The model ``build()`` trained by ``train(model)``, from the cache when it is there.
+
+    The cache key is ``name``, ``version`` (bump it when the recipe changes) and the torch version.
+    Writes are atomic, so parallel processes never read a half-written file. Returns the model in
+    eval mode on the CPU.
+    """
+    if not name or any(c in name for c in "/\\ "):
+        raise ValueError(f"name must be a non-empty identifier without slashes or spaces, got {name!r}")
+    folder = cache_dir() / "models"
+    path = folder / f"{name}-v{version}-torch{torch.__version__.split('+')[0]}.pt"
+    seed_everything(seed)
+    model = build()
+    if path.exists() and not retrain:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model.eval()
+    train(model)
+    model.cpu().eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+    os.close(fd)
+    torch.save(model.state_dict(), tmp)
+    Path(tmp).replace(path)
+    return model
