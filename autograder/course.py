@@ -10,13 +10,21 @@ nbgrader's traps, and what this module does about them:
 - ``generate_assignment`` and ``autograde`` silently skip existing output: always ``--force``;
 - ``validate`` exits 0 when tests fail: scores are read from the gradebook instead;
 - it must run from the course root: every call runs with ``cwd`` = the workspace;
-- autograded files are read-only: the workspace is removed with a handler that makes them writable.
+- autograded files are read-only: the workspace is removed with a handler that makes them writable;
+- a kernel that never returns would hang ``autograde`` for ever: a whole-call timeout kills it.
+
+Grading kernels (``autograde``) start through a kernelspec of the workspace: under bubblewrap when
+it works (sandbox.py), with memory, CPU and file-size limits, and with the tamper guard (guard.py)
+installed from an IPython startup file of the workspace's private IPYTHONDIR.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
+import site
 import stat
 import subprocess
 import sys
@@ -30,12 +38,16 @@ LESSON_PATTERN = re.compile(r"^\d\d-[a-z0-9-]+$")
 #: Set in the environment of every notebook the autograder runs, so a lesson can tell (see inline.py).
 GRADING_FLAG = "MCLIB_GRADING"
 
-__all__ = ["ROOT", "CellScore", "NbgraderError", "Workspace", "isolated_env", "lesson_names",
-           "notebook_path", "check_lesson", "GRADING_FLAG"]
+__all__ = ["ROOT", "CellScore", "NbgraderError", "GradingTimeout", "Workspace", "isolated_env",
+           "lesson_names", "notebook_path", "check_lesson", "GRADING_FLAG"]
 
 
 class NbgraderError(RuntimeError):
     """An nbgrader command failed; the message holds its output."""
+
+
+class GradingTimeout(NbgraderError):
+    """An nbgrader command ran longer than its time limit and was stopped."""
 
 
 def lesson_names(root: Path = ROOT) -> list[str]:
@@ -90,39 +102,167 @@ def isolated_env(root: Path, private: Path) -> dict:
     return env
 
 
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def _make_writable_and_retry(func, path, _exc):
     os.chmod(path, stat.S_IWRITE | stat.S_IREAD | stat.S_IEXEC)
     func(path)
 
 
 class Workspace:
-    """A temporary nbgrader course folder. Use as a context manager, or call ``close()``."""
+    """A temporary nbgrader course folder. Use as a context manager, or call ``close()``.
 
-    def __init__(self, root: Path = ROOT, path: Path | None = None, lessons=None):
+    ``sandbox``: run grading kernels under bubblewrap (None: when it works on this machine; True:
+    require it; False: never). ``cell_timeout``: seconds one cell may run (default: the course
+    config's 120). ``memory_mb``: address-space limit of a grading kernel. ``hidden``: more
+    folders a grading kernel must not read (grade_folder passes the submissions and the output).
+    ``guard``: install the tamper guard in grading kernels.
+    """
+
+    def __init__(self, root: Path = ROOT, path: Path | None = None, lessons=None, *,
+                 sandbox: bool | None = None, cell_timeout: float | None = None,
+                 memory_mb: int | None = 4096, hidden=(), guard: bool = True):
+        from .sandbox import bwrap_path, sandbox_works
+
         self.root = Path(root)
         self._owned = path is None
         self.path = Path(path) if path is not None else Path(tempfile.mkdtemp(prefix="mc-grade-"))
+        self.path = self.path.resolve()
         self.path.mkdir(parents=True, exist_ok=True)
-        shutil.copy(CONFIG, self.path / "nbgrader_config.py")
+        if cell_timeout is not None and (not isinstance(cell_timeout, (int, float)) or cell_timeout <= 0):
+            raise ValueError(f"cell_timeout must be a positive number of seconds, got {cell_timeout!r}")
+        if memory_mb is not None and (not isinstance(memory_mb, int) or memory_mb < 256):
+            raise ValueError(f"memory_mb must be an integer of at least 256, got {memory_mb!r}")
+        works = sandbox_works(bwrap_path()) if sandbox is not False else False
+        if sandbox is True and not works:
+            raise RuntimeError("sandbox=True but bubblewrap (bwrap) is missing or cannot create "
+                               "namespaces on this machine")
+        self.sandboxed = works
+        self.guarded = guard
+        self.cell_timeout = cell_timeout
+        self.memory_mb = memory_mb
+        self.hidden = [Path(h).resolve() for h in hidden]
+        config = CONFIG.read_text()
+        # The workspace's own additions to the course config (the repository's stays as it is).
+        config += "\n# Added by the autograder for this temporary course folder.\n"
+        if cell_timeout is not None:
+            config += f"c.Execute.timeout = {float(cell_timeout)!r}\n"
+        if os.name == "posix":
+            # Unix sockets instead of TCP ports: works across the sandbox's empty network
+            # namespace, and parallel workers never race for ports.
+            config += 'c.KernelManager.transport = "ipc"\n'
+        (self.path / "nbgrader_config.py").write_text(config)
         for lesson in lessons if lessons is not None else lesson_names(self.root):
             src = self.root / "solutions" / check_lesson(lesson, self.root)
             shutil.copytree(src, self.path / "solutions" / lesson, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         self._generated: set[str] = set()
+        self._write_kernel_setup()
+
+    # -- grading kernels -----------------------------------------------------------------------
+    @property
+    def private(self) -> Path:
+        return self.path / ".home"
+
+    @property
+    def guard_log(self) -> Path:
+        return self.private / "guard" / "log.jsonl"
+
+    def _write_kernel_setup(self) -> None:
+        """Kernelspec (through the sandbox launcher), IPython startup file (the guard) and the
+        sandbox's configuration, all inside the workspace."""
+        from .guard import startup_file_text
+
+        home = self.private
+        for sub in ("jupyter-runtime", "guard", "jupyter-config", "matplotlib"):
+            (home / sub).mkdir(parents=True, exist_ok=True)
+        profile = home / "ipython" / "profile_default"
+        for sub in ("startup", "security", "log", "pid"):
+            (profile / sub).mkdir(parents=True, exist_ok=True)
+        # The IPython folder is read-only in the sandbox: no history database.
+        (profile / "ipython_kernel_config.py").write_text("c.HistoryManager.enabled = False\n")
+        startup = profile / "startup" / "00-grading-guard.py"
+        if self.guarded:
+            startup.write_text(startup_file_text())
+        elif startup.exists():
+            startup.unlink()
+        cache = os.environ.get("MCLIB_CACHE") or str(Path.home() / ".cache" / "mclib")
+        course_roots = list(dict.fromkeys([self.root.resolve(), ROOT]))
+        allowed_code = [r / pkg for r in course_roots for pkg in ("mclib", "autograder")]
+        prefixes = list(dict.fromkeys(Path(p).resolve() for p in
+                                      [sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                       *site.getsitepackages(), site.getusersitepackages(),
+                                       *[p for p in sys.path if p]]))
+        hidden = [*course_roots, self.path, *self.hidden]
+
+        def exposes_hidden(p: Path) -> bool:
+            return any(h == p or p in h.parents for h in hidden)
+
+        ro = [str(p) for p in prefixes if p.exists() and not exposes_hidden(p)]
+        ro += [str(p) for p in allowed_code] + [str(home), cache]
+        config = {
+            "sandbox": self.sandboxed,
+            "ro": list(dict.fromkeys(ro)),
+            "rw": [str(home / "jupyter-runtime"), str(home / "guard")],
+            "hide": [str(h) for h in hidden],
+            "memory_mb": self.memory_mb,
+            "cpu_seconds": None,
+            "file_mb": 512,
+            "tmp_mb": 512,
+            "env": {"MPLCONFIGDIR": str(home / "matplotlib")},
+        }
+        (home / "sandbox.json").write_text(json.dumps(config, indent=1))
+        spec = home / "jupyter-path" / "kernels" / "python3"
+        spec.mkdir(parents=True, exist_ok=True)
+        (spec / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-m", "autograder.sandbox", str(home / "sandbox.json"), "--",
+                     sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3 (ipykernel)", "language": "python",
+            # ipykernel interrupts itself on request: a signal to the launcher would not reach a
+            # kernel in its own session inside the sandbox.
+            "interrupt_mode": "message",
+        }, indent=1))
+        self._guard_env = {
+            "MCLIB_GUARD_LOG": str(self.guard_log),
+            "MCLIB_GUARD_FORBID": os.pathsep.join(str(h) for h in hidden),
+            # What the kernel may read inside the forbidden places: Python, mclib, its own files.
+            "MCLIB_GUARD_ALLOW": os.pathsep.join(ro),
+        }
 
     # -- plumbing ------------------------------------------------------------------------------
     def env(self) -> dict:
-        return isolated_env(self.root, self.path / ".home")
+        env = isolated_env(self.root, self.private)
+        # The workspace's kernelspec comes first: every notebook asks for "python3".
+        env["JUPYTER_PATH"] = str(self.private / "jupyter-path")
+        env["JUPYTER_DATA_DIR"] = str(self.private / "jupyter-data")
+        env["MPLCONFIGDIR"] = str(self.private / "matplotlib")
+        env.update(self._guard_env)
+        return env
 
-    def nbgrader(self, *args: str, timeout: float | None = None) -> str:
-        """Run ``nbgrader ARGS`` in the workspace; raise NbgraderError on a non-zero exit."""
+    def nbgrader(self, *args: str, timeout: float | None = None, env: dict | None = None) -> str:
+        """Run ``nbgrader ARGS`` in the workspace; raise NbgraderError on a non-zero exit, and
+        GradingTimeout (after killing it and its kernel) when it runs longer than ``timeout``."""
         cmd = [sys.executable, "-m", "nbgrader", *args]
-        proc = subprocess.run(cmd, cwd=self.path, env=self.env(), capture_output=True, text=True,
-                              timeout=timeout)
+        # Its own session, so a timeout can kill nbgrader with everything it started.
+        proc = subprocess.Popen(cmd, cwd=self.path, env=env or self.env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.communicate()
+            raise GradingTimeout(f"`nbgrader {' '.join(args)}` ran longer than {timeout:g} s "
+                                 f"and was stopped") from None
         if proc.returncode != 0:
             raise NbgraderError(f"`nbgrader {' '.join(args)}` exited {proc.returncode}:\n"
-                                f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-        return proc.stdout + proc.stderr
+                                f"{stdout[-3000:]}\n{stderr[-3000:]}")
+        return stdout + stderr
 
     # -- operations ----------------------------------------------------------------------------
     def generate(self, lesson: str) -> Path:
@@ -143,14 +283,50 @@ class Workspace:
         shutil.copy(notebook, dest)
         return dest
 
-    def autograde(self, lesson: str, student: str | None = None) -> None:
-        """Autograde the submissions of ``lesson`` (one student's, or all)."""
+    def autograde(self, lesson: str, student: str | None = None,
+                  timeout: float | None = None) -> None:
+        """Autograde the submissions of ``lesson`` (one student's, or all) within ``timeout``
+        seconds. The guard's log starts empty (read it with ``guard_findings``)."""
         if lesson not in self._generated:
             self.generate(lesson)
         args = ["autograde", lesson, "--force", "--create"]
         if student is not None:
             args += ["--student", student]
-        self.nbgrader(*args)
+        if self.guard_log.exists():
+            self.guard_log.unlink()
+        env = self.env()
+        env["MCLIB_GUARD_PROTECTED"] = str(self._protected_cells(lesson))
+        self.nbgrader(*args, timeout=timeout, env=env)
+
+    def _protected_cells(self, lesson: str) -> Path:
+        """A file listing the source hashes of ``lesson``'s test and locked cells as nbgrader runs
+        them (from the gradebook, hidden tests included): the guard protects what they define."""
+        from nbgrader.api import Gradebook
+
+        from .guard import source_hash
+
+        path = self.private / "guard" / f"protected-{lesson}.json"
+        if not path.exists():
+            with Gradebook(f"sqlite:///{self.path / 'gradebook.db'}") as gb:
+                cells = gb.find_notebook(lesson, lesson).source_cells
+                hashes = sorted({source_hash(c.source) for c in cells
+                                 if c.cell_type == "code" and c.locked})
+            path.write_text(json.dumps(hashes))
+        return path
+
+    def guard_findings(self, lesson: str, student: str) -> list[str]:
+        """Why the guard flags ``student``'s last autograded run (empty: nothing seen)."""
+        from .guard import findings
+
+        if not self.guarded:
+            return []
+        nb_path = self.autograded_notebook(lesson, student)
+        counts = []
+        if nb_path.is_file():
+            nb = json.loads(nb_path.read_text(encoding="utf-8"))
+            counts = [c["execution_count"] for c in nb.get("cells", [])
+                      if c.get("cell_type") == "code" and isinstance(c.get("execution_count"), int)]
+        return findings(self.guard_log, counts)
 
     def feedback(self, lesson: str, student: str | None = None) -> None:
         """Write HTML feedback for the autograded submissions into ``feedback/``."""
