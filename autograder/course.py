@@ -156,6 +156,11 @@ class Workspace:
             # Unix sockets instead of TCP ports: works across the sandbox's empty network
             # namespace, and parallel workers never race for ports.
             config += 'c.KernelManager.transport = "ipc"\n'
+            # A fixed connection file in the workspace (the default is a temporary file in /tmp,
+            # which the sandbox cannot see); one kernel at a time runs per workspace.
+            conn = self.private / "jupyter-runtime" / "kernel.json"
+            config += f"c.KernelManager.connection_file = {str(conn)!r}\n"
+            config += f"c.KernelManager.ip = {str(conn.with_suffix('')) + '-ipc'!r}\n"
         (self.path / "nbgrader_config.py").write_text(config)
         for lesson in lessons if lessons is not None else lesson_names(self.root):
             src = self.root / "solutions" / check_lesson(lesson, self.root)
@@ -176,7 +181,6 @@ class Workspace:
     def _write_kernel_setup(self) -> None:
         """Kernelspec (through the sandbox launcher), IPython startup file (the guard) and the
         sandbox's configuration, all inside the workspace."""
-        from .guard import startup_file_text
 
         home = self.private
         for sub in ("jupyter-runtime", "guard", "jupyter-config", "matplotlib"):
@@ -186,11 +190,7 @@ class Workspace:
             (profile / sub).mkdir(parents=True, exist_ok=True)
         # The IPython folder is read-only in the sandbox: no history database.
         (profile / "ipython_kernel_config.py").write_text("c.HistoryManager.enabled = False\n")
-        startup = profile / "startup" / "00-grading-guard.py"
-        if self.guarded:
-            startup.write_text(startup_file_text())
-        elif startup.exists():
-            startup.unlink()
+        self._write_startup()
         cache = os.environ.get("MCLIB_CACHE") or str(Path.home() / ".cache" / "mclib")
         course_roots = list(dict.fromkeys([self.root.resolve(), ROOT]))
         allowed_code = [r / pkg for r in course_roots for pkg in ("mclib", "autograder")]
@@ -215,6 +215,9 @@ class Workspace:
             "file_mb": 512,
             "tmp_mb": 512,
             "env": {"MPLCONFIGDIR": str(home / "matplotlib")},
+            # IPython needs a writable folder: a fresh one in the sandbox's /tmp, with the
+            # startup file and kernel config mounted read-only into it.
+            "ipython_profile": str(profile),
         }
         (home / "sandbox.json").write_text(json.dumps(config, indent=1))
         spec = home / "jupyter-path" / "kernels" / "python3"
@@ -233,6 +236,19 @@ class Workspace:
             # What the kernel may read inside the forbidden places: Python, mclib, its own files.
             "MCLIB_GUARD_ALLOW": os.pathsep.join(ro),
         }
+
+    def _write_startup(self) -> None:
+        """(Re)write the guard's IPython startup file. Rewritten before every grading run: without
+        the sandbox, a submission could have changed it for the ones after it."""
+        from .guard import startup_file_text
+
+        startup = self.private / "ipython" / "profile_default" / "startup" / "00-grading-guard.py"
+        if startup.exists():
+            os.chmod(startup, stat.S_IWRITE | stat.S_IREAD)
+        if self.guarded:
+            startup.write_text(startup_file_text())
+        elif startup.exists():
+            startup.unlink()
 
     # -- plumbing ------------------------------------------------------------------------------
     def env(self) -> dict:
@@ -294,6 +310,7 @@ class Workspace:
             args += ["--student", student]
         if self.guard_log.exists():
             self.guard_log.unlink()
+        self._write_startup()
         env = self.env()
         env["MCLIB_GUARD_PROTECTED"] = str(self._protected_cells(lesson))
         self.nbgrader(*args, timeout=timeout, env=env)
@@ -326,7 +343,16 @@ class Workspace:
             nb = json.loads(nb_path.read_text(encoding="utf-8"))
             counts = [c["execution_count"] for c in nb.get("cells", [])
                       if c.get("cell_type") == "code" and isinstance(c.get("execution_count"), int)]
-        return findings(self.guard_log, counts)
+        # Paths in the reasons name places, not this run's temporary folder: the report must be
+        # the same however and wherever the grading ran.
+        labels = [(str(self.path), "<grading folder>"), (str(self.root.resolve()), "<course>"),
+                  (str(ROOT), "<course>")] + [(str(h), "<submissions or output>") for h in self.hidden]
+        out = []
+        for reason in findings(self.guard_log, counts):
+            for path, label in sorted(labels, key=lambda pl: -len(pl[0])):
+                reason = reason.replace(path, label)
+            out.append(reason)
+        return list(dict.fromkeys(out))
 
     def feedback(self, lesson: str, student: str | None = None) -> None:
         """Write HTML feedback for the autograded submissions into ``feedback/``."""
@@ -334,6 +360,12 @@ class Workspace:
         if student is not None:
             args += ["--student", student]
         self.nbgrader(*args)
+
+    def released_notebook(self, lesson: str) -> Path:
+        """The student version of ``lesson`` generated in this workspace."""
+        if lesson not in self._generated:
+            self.generate(lesson)
+        return self.path / "lessons" / lesson / f"{lesson}.ipynb"
 
     def autograded_notebook(self, lesson: str, student: str) -> Path:
         return self.path / "autograded" / student / lesson / f"{lesson}.ipynb"

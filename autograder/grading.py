@@ -2,19 +2,25 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .course import ROOT, CellScore, NbgraderError, Workspace, check_lesson, lesson_names, notebook_path
+from .course import (ROOT, CellScore, GradingTimeout, NbgraderError, Workspace, check_lesson,
+                     isolated_env, lesson_names, notebook_path)
 from .feedback import error_summary
 from .notebooks import canonical_text, read_notebook, write_notebook
 
 __all__ = ["build", "validate", "LessonCheck", "grade_folder", "SubmissionResult", "selfcheck",
-           "format_scores", "find_submissions"]
+           "format_scores", "find_submissions", "grade_cell_changes", "default_workers",
+           "write_csv"]
 
 
 def build(lessons=None, root: Path = ROOT, out: Path | None = None) -> list[Path]:
@@ -63,9 +69,13 @@ def validate(lessons=None, root: Path = ROOT) -> list[LessonCheck]:
             seconds = time.perf_counter() - start
             ws.autograde(lesson, "blank")
             sol, blank = ws.scores(lesson, "solution"), ws.scores(lesson, "blank")
+            guard_flags = ws.guard_findings(lesson, "solution")
             check = LessonCheck(lesson, sol, blank, seconds,
                                 released_text=canonical_text(read_notebook(released)))
             autograded = [s for s in sol if s.auto]
+            if guard_flags:
+                # A false alarm on the solution would flag every correct student.
+                check.problems.append("the grading guard flags the solution: " + "; ".join(guard_flags))
             if not autograded:
                 check.problems.append("no autograded cells")
             solved = read_notebook(ws.autograded_notebook(lesson, "solution"))
@@ -95,9 +105,11 @@ def validate(lessons=None, root: Path = ROOT) -> list[LessonCheck]:
 class SubmissionResult:
     student: str
     lesson: str
-    status: str  # "graded", or why it could not be graded
+    status: str  # "graded", "graded (notes)", "flagged: reasons", or why it could not be graded
     cells: list[CellScore] = field(default_factory=list)
     max_score: float = 0.0
+    #: What the autograder scored before a flag set the score to 0 (None: not flagged).
+    raw_score: float | None = None
 
     @property
     def score(self) -> float:
@@ -106,6 +118,10 @@ class SubmissionResult:
     @property
     def needs_manual(self) -> bool:
         return any(not c.auto for c in self.cells)
+
+    @property
+    def flagged(self) -> bool:
+        return self.status.startswith("flagged")
 
 
 def find_submissions(folder: Path, lessons) -> list[tuple[str, str, Path | None, str]]:
@@ -140,46 +156,210 @@ def _readable(nb_path: Path) -> str:
     return ""
 
 
+def grade_cell_changes(submitted, released) -> list[str]:
+    """How ``submitted`` changed the test and locked cells of ``released`` (the student version
+    as generated): deleted, edited, or turned into ordinary cells. nbgrader puts edited test
+    cells back before grading; these are reasons to flag the submission."""
+    def protected(nb):
+        out = {}
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade_id") and cell.cell_type == "code" and (meta.get("locked") or (
+                    meta.get("grade") and not meta.get("solution"))):
+                out[meta["grade_id"]] = cell
+        return out
+
+    theirs = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): c for c in submitted.cells}
+    changes = []
+    for gid, cell in protected(released).items():
+        mine = theirs.get(gid)
+        if mine is None:
+            changes.append(f"test cell {gid} deleted")
+        elif mine.cell_type != "code" or not protected(nbformat.from_dict({"cells": [mine]})):
+            changes.append(f"test cell {gid} unlocked or turned into another kind of cell")
+        elif mine.source.strip() != cell.source.strip():
+            changes.append(f"test cell {gid} edited")
+    return changes
+
+
+def _cell_notes(nb) -> list[str]:
+    """Errors of the cells that are not test cells (the student's code), for the status column:
+    a timeout, running out of memory, an exception."""
+    notes = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" or meta.get("grade"):
+            continue
+        err = error_summary(cell)
+        if err:
+            name = meta.get("grade_id") or cell.get("id") or "a cell"
+            if err.startswith(("CellTimeoutError", "KeyboardInterrupt")):
+                err = "stopped: ran longer than the time limit per cell"
+            elif err.startswith("MemoryError") or "can't allocate memory" in err \
+                    or "DefaultCPUAllocator" in err:
+                err = "ran out of memory (MemoryError)"
+            notes.append(f"{name}: {err.splitlines()[0][:100]}")
+    return notes
+
+
+@dataclass
+class GradingOptions:
+    """How each submission is graded (see ``grade_folder``)."""
+
+    feedback: bool = True
+    submission_timeout: float = 600.0
+    cell_timeout: float | None = None
+    memory_mb: int | None = 4096
+    sandbox: bool | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.submission_timeout, (int, float)) or self.submission_timeout <= 0:
+            raise ValueError(f"submission_timeout must be a positive number of seconds, "
+                             f"got {self.submission_timeout!r}")
+
+
+def _grade_one(ws: Workspace, student: str, lesson: str, nb: Path | None, problem: str,
+               out: Path, opts: GradingOptions) -> SubmissionResult:
+    """Grade one submission in ``ws``; every way it can go wrong ends in a status, not an error."""
+    problem = problem or _readable(nb)
+    if problem:
+        return SubmissionResult(student, lesson, problem)
+    flags = grade_cell_changes(read_notebook(nb), read_notebook(ws.released_notebook(lesson)))
+    ws.submit(lesson, student, nb)
+    try:
+        ws.autograde(lesson, student, timeout=opts.submission_timeout)
+        cells = ws.scores(lesson, student)
+    except GradingTimeout:
+        return SubmissionResult(student, lesson, f"not graded: stopped after "
+                                f"{opts.submission_timeout:g} s (whole-submission time limit)")
+    except NbgraderError as exc:
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        why = next((ln.strip() for ln in reversed(lines) if "Error" in ln or "died" in ln),
+                   lines[0] if lines else "unknown error")
+        return SubmissionResult(student, lesson, f"grading failed: {why[:200]}")
+    graded = read_notebook(ws.autograded_notebook(lesson, student))
+    flags += ws.guard_findings(lesson, student)
+    result = SubmissionResult(student, lesson, "graded", cells, sum(c.max_score for c in cells))
+    if flags:
+        # A flagged submission scores nothing until an instructor has looked at it.
+        result.raw_score = result.score
+        result.cells = [CellScore(c.grade_id, 0.0, c.max_score, c.auto) for c in cells]
+        result.status = "flagged: " + "; ".join(dict.fromkeys(flags))
+        return result
+    notes = _cell_notes(graded)
+    submitted_ids = {c.get("id") for c in read_notebook(nb).cells}
+    deleted = [c.get("id") for c in read_notebook(ws.released_notebook(lesson)).cells
+               if c.get("id") and c.get("id") not in submitted_ids]
+    if deleted:
+        notes.insert(0, "cells deleted: " + ", ".join(deleted[:5]) + (", ..." if len(deleted) > 5 else ""))
+    if notes:
+        result.status = "graded (" + "; ".join(notes[:3]) + ("; ..." if len(notes) > 3 else "") + ")"
+    if opts.feedback:
+        ws.feedback(lesson, student)
+        src = ws.feedback_file(lesson, student)
+        dest = out / "feedback" / student / lesson / src.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dest)
+    return result
+
+
+# Per worker process: its own Workspace (so its own gradebook: SQLite is not safe for concurrent
+# writers), created once by the pool's initializer and reused for every submission it grades.
+_WORKER: dict = {}
+
+
+def _worker_init(root: str, lessons: list[str], hidden: list[str], out: str, opts: GradingOptions):
+    from multiprocessing import util
+
+    ws = Workspace(Path(root), lessons=lessons, sandbox=opts.sandbox, cell_timeout=opts.cell_timeout,
+                   memory_mb=opts.memory_mb, hidden=[Path(h) for h in hidden])
+    util.Finalize(ws, ws.close, exitpriority=10)  # pool workers skip atexit; this still runs
+    for lesson in lessons:
+        ws.generate(lesson)
+    _WORKER.update(ws=ws, out=Path(out), opts=opts)
+
+
+def _worker_grade(job) -> SubmissionResult:
+    student, lesson, nb, problem = job
+    return _grade_one(_WORKER["ws"], student, lesson, nb, problem, _WORKER["out"], _WORKER["opts"])
+
+
+def default_workers() -> int:
+    """Worker processes for ``grade``: the CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
 def grade_folder(submissions: Path, out: Path, lessons=None, root: Path = ROOT,
-                 feedback: bool = True) -> list[SubmissionResult]:
+                 feedback: bool = True, *, workers: int = 1, submission_timeout: float = 600.0,
+                 cell_timeout: float | None = None, memory_mb: int | None = 4096,
+                 sandbox: bool | None = None, progress: bool = False) -> list[SubmissionResult]:
     """Autograde every submission in ``submissions`` into ``out/grades.csv`` and (optionally)
-    ``out/feedback/<student>/<lesson>/<lesson>.html``. Each submission is graded on its own, so
-    a broken one cannot affect the others."""
+    ``out/feedback/<student>/<lesson>/<lesson>.html``.
+
+    Each submission is graded on its own, in a kernel that is sandboxed where bubblewrap works
+    (``sandbox``), limited in memory (``memory_mb``), time per cell (``cell_timeout``, default the
+    course's 120 s) and time in all (``submission_timeout``), and guarded against tampering;
+    flagged submissions score 0 with the reasons in their status. ``workers`` > 1 grades in that
+    many processes, each with its own workspace and gradebook; the CSV is the same as with one.
+    ``progress`` shows a progress bar on stderr.
+    """
     lessons = [check_lesson(l, root) for l in (lessons or lesson_names(root))]
-    out = Path(out)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    opts = GradingOptions(feedback, submission_timeout, cell_timeout, memory_mb, sandbox)
+    submissions, out = Path(submissions).resolve(), Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    jobs = find_submissions(submissions, lessons)
+    hidden = [str(submissions), str(out)]
+    _warm_model_cache(lessons, root)
+    workers = min(workers, max(1, len(jobs)))
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), desc="grading", unit="submission", file=sys.stderr,
+               disable=not progress)
     results = []
-    with Workspace(root, lessons=lessons) as ws:
-        max_by_lesson = {}
-        for lesson in lessons:
-            ws.generate(lesson)
-        for student, lesson, nb, problem in find_submissions(submissions, lessons):
-            problem = problem or _readable(nb)
-            if problem:
-                results.append(SubmissionResult(student, lesson, problem))
-                continue
-            ws.submit(lesson, student, nb)
-            try:
-                ws.autograde(lesson, student)
-                cells = ws.scores(lesson, student)
-                if feedback:
-                    ws.feedback(lesson, student)
-                    src = ws.feedback_file(lesson, student)
-                    dest = out / "feedback" / student / lesson / src.name
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy(src, dest)
-                result = SubmissionResult(student, lesson, "graded", cells,
-                                          sum(c.max_score for c in cells))
-                max_by_lesson[lesson] = result.max_score
-            except NbgraderError as exc:
-                result = SubmissionResult(student, lesson,
-                                          f"grading failed: {str(exc).splitlines()[0][:200]}")
-            results.append(result)
-        for r in results:
-            if not r.max_score:
-                r.max_score = max_by_lesson.get(r.lesson, 0.0)
+    if workers == 1:
+        _worker_init(str(root), lessons, hidden, str(out), opts)
+        try:
+            for job in jobs:
+                results.append(_worker_grade(job))
+                bar.update()
+        finally:
+            _WORKER.pop("ws").close()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # spawn: a fresh interpreter per worker, nothing inherited from the caller's threads.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_init,
+                                 initargs=(str(root), lessons, hidden, str(out), opts)) as pool:
+            futures = [pool.submit(_worker_grade, job) for job in jobs]
+            for fut in as_completed(futures):
+                bar.update()
+            results = [f.result() for f in futures]
+    bar.close()
+    max_by_lesson = {r.lesson: r.max_score for r in results if r.max_score}
+    for r in results:
+        if not r.max_score:
+            r.max_score = max_by_lesson.get(r.lesson, 0.0)
     write_csv(results, out / "grades.csv")
     return results
+
+
+def _warm_model_cache(lessons, root: Path) -> None:
+    """Train the shared models the lessons use (mclib.zoo) before grading: sandboxed kernels see
+    the model cache read-only, so that one submission cannot plant a model for the others."""
+    if not any("zoo" in notebook_path(l, "solutions", root).read_text(encoding="utf-8")
+               for l in lessons):
+        return
+    env = isolated_env(Path(root), Path(tempfile.mkdtemp(prefix="mc-warm-")))
+    subprocess.run([sys.executable, "-c", "from mclib import zoo\n"
+                    "for make in zoo.RECIPES.values(): make()"], env=env, check=True,
+                   stdin=subprocess.DEVNULL, capture_output=True)
 
 
 def write_csv(results, path: Path) -> None:
@@ -188,11 +368,12 @@ def write_csv(results, path: Path) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["student_id", "lesson", "score", "max_score", "needs_manual_grading", "status",
-                    *cell_ids])
+                    "score_before_flag", *cell_ids])
         for r in sorted(results, key=lambda r: (r.student, r.lesson)):
             by = {f"{r.lesson}:{c.grade_id}": c.score for c in r.cells}
             w.writerow([r.student, r.lesson, f"{r.score:g}", f"{r.max_score:g}",
                         "yes" if r.needs_manual else "no", r.status,
+                        "" if r.raw_score is None else f"{r.raw_score:g}",
                         *[f"{by[k]:g}" if k in by else "" for k in cell_ids]])
 
 

@@ -148,6 +148,9 @@ def install(log_path: str | None = None) -> None:
     for name in _NUMPY_TESTING:
         guard_attr(f"numpy.testing.{name}", np.testing, name)
     guard_attr("math.isclose", math, "isclose")
+    # A class attribute added on top of a C base method (torch.Tensor.any = ...) shadows it
+    # without replacing anything: the classes' attribute names are guarded too.
+    class_keys = {torch.Tensor: set(vars(torch.Tensor)), torch.nn.Module: set(vars(torch.nn.Module))}
     for name, obj in list(vars(builtins).items()):
         if name not in _BUILTIN_SKIP and (isinstance(obj, type) or type(obj).__name__ ==
                                           "builtin_function_or_method"):
@@ -208,6 +211,13 @@ def install(log_path: str | None = None) -> None:
                 value.__code__, value.__defaults__ = code[0], code[1]
                 if code[2] is not None or getattr(value, "__kwdefaults__", None) is not None:
                     value.__kwdefaults__ = code[2]
+        for cls, keys in class_keys.items():
+            for extra in set(vars(cls)) - keys:
+                report(f"{cls.__module__}.{cls.__qualname__}.{extra} was added")
+                try:
+                    delattr(cls, extra)
+                except Exception:  # noqa: BLE001
+                    report(f"{cls.__qualname__}.{extra} could not be removed")
         for name, module in guarded_modules.items():
             if sys.modules.get(name) is not module:
                 report(f"sys.modules[{name!r}] was replaced")

@@ -114,6 +114,13 @@ def bwrap_argv(bwrap: str, config: dict, cwd: str, command: list[str]) -> list[s
             args += ["--ro-bind", p, p]
     for p in rw:
         args += ["--bind", p, p]
+    profile = config.get("ipython_profile")
+    if profile and Path(profile).is_dir():
+        inner = "/tmp/ipython/profile_default"
+        args += ["--dir", inner, "--setenv", "IPYTHONDIR", "/tmp/ipython"]
+        for name in ("startup", "ipython_kernel_config.py"):
+            if (Path(profile) / name).exists():
+                args += ["--ro-bind", str(Path(profile) / name), f"{inner}/{name}"]
     args += ["--dir", "/tmp/home", "--setenv", "HOME", "/tmp/home", "--setenv", "TMPDIR", "/tmp",
              "--unsetenv", "JPY_PARENT_PID"]
     for k, v in config.get("env", {}).items():

@@ -106,51 +106,53 @@ def _variant_random(p):
                          "    return 2 * x if random.random() < 0.5 else 3 * x\n")
 
 
+# Each tampering variant would gain points if the tampering worked: its answers are wrong in a way
+# only the patched comparison lets through.
+_WRONG_DOUBLE = "def double(x):\n    return 6 if isinstance(x, int) and x == 3 else x\n"
+_WRONG_MEAN = "def mean_rows(t):\n    return t[:, 0]\n"
+
+
+def _tampered(p, double_prefix: str = "", mean_prefix: str = ""):
+    nb = _replace_cell(read_notebook(p), "double", double_prefix + _WRONG_DOUBLE)
+    return _replace_cell(nb, "mean-rows", mean_prefix + _WRONG_MEAN)
+
+
 def _variant_patch_allclose(p):
-    nb = _replace_cell(read_notebook(p), "double",
-                       "import torch\ntorch.allclose = lambda *a, **k: True\n"
-                       "def double(x):\n    return x")
-    return nb
+    return _tampered(p, "import torch\ntorch.allclose = lambda *a, **k: True\n")
 
 
 def _variant_patch_check(p):
-    return _replace_cell(read_notebook(p), "double",
-                         "import mclib.check\nmclib.check.check_equal = lambda *a, **k: None\n"
-                         "check_close = lambda *a, **k: None\ndef double(x):\n    return x")
+    return _tampered(p, mean_prefix="import mclib.check\nmclib.check.check_close = lambda *a, **k: None\n"
+                     "from mclib.check import check_close\n")
 
 
 def _variant_patch_code(p):
     # Swaps the helper's code object: same function object, different behaviour.
-    return _replace_cell(read_notebook(p), "double",
-                         "import mclib.check\nmclib.check.check_close.__code__ = (lambda *a, **k: None).__code__\n"
-                         "def double(x):\n    return x")
+    return _tampered(p, mean_prefix="import mclib.check\n"
+                     "mclib.check.check_close.__code__ = (lambda *a, **k: None).__code__\n")
 
 
 def _variant_redefine_helper(p):
-    return _replace_cell(read_notebook(p), "double",
-                         "def check_equal(*args, **kwargs):\n    pass\n\ndef double(x):\n    return x")
+    return _tampered(p, mean_prefix="def check_close(*args, **kwargs):\n    pass\n\n")
 
 
 def _variant_patch_builtin(p):
-    return _replace_cell(read_notebook(p), "double",
-                         "import builtins\nbuiltins.isinstance = lambda *a: True\n"
-                         "def double(x):\n    return x")
+    return _tampered(p, "import builtins\n_real_isinstance = isinstance\n"
+                     "builtins.isinstance = lambda obj, cls: True if cls is int else _real_isinstance(obj, cls)\n")
 
 
 def _variant_patch_tensor(p):
-    return _replace_cell(read_notebook(p), "double",
-                         "import torch\ntorch.Tensor.__eq__ = lambda *a: True\n"
-                         "def double(x):\n    return x")
+    return _tampered(p, "import torch\ntorch.Tensor.any = lambda self, *a, **k: False\n"
+                     "torch.allclose = lambda *a, **k: True\n")
 
 
 def _variant_unhook(p):
     # Removes the grader's hooks, then patches torch: the missing heartbeat gives it away.
-    return _replace_cell(read_notebook(p), "double",
-                         "ip = get_ipython()\n"
-                         "for ev in ('pre_run_cell', 'post_run_cell'):\n"
-                         "    ip.events.callbacks[ev].clear()\n"
-                         "import torch\ntorch.allclose = lambda *a, **k: True\n"
-                         "def double(x):\n    return 2 * x")
+    return _tampered(p, "ip = get_ipython()\n"
+                     "for ev in ('pre_run_cell', 'post_run_cell'):\n"
+                     "    ip.events.callbacks[ev].clear()\n"
+                     "import torch\ntorch.Tensor.any = lambda self, *a, **k: False\n"
+                     "torch.allclose = lambda *a, **k: True\n")
 
 
 def _variant_read_solutions(p):
