@@ -3,6 +3,7 @@
   build     [LESSON ...]                  generate lessons/ (student notebooks) from solutions/
   validate  [LESSON ...]                  solutions get full marks, blank lessons get zero
   grade     SUBMISSIONS [--out DIR]       autograde a folder of students into grades.csv + feedback
+            [--workers N] [--timeout S]   (parallel, sandboxed, time- and memory-limited)
   selfcheck NOTEBOOK                      grade one notebook locally, per-cell table with hints
   mutants   [LESSON ...]                  run the wrong implementations; print the kill table
 
@@ -48,9 +49,27 @@ def cmd_validate(args) -> int:
     return 1 if failed else 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def cmd_grade(args) -> int:
-    results = grading.grade_folder(Path(args.submissions), Path(args.out), _lessons(args.lesson or []),
-                                   feedback=not args.no_feedback)
+    sandbox = {"auto": None, "require": True, "off": False}[args.sandbox]
+    try:
+        results = grading.grade_folder(
+            Path(args.submissions), Path(args.out), _lessons(args.lesson or []),
+            feedback=not args.no_feedback, workers=args.workers, submission_timeout=args.timeout,
+            cell_timeout=args.cell_timeout, memory_mb=args.memory_mb, sandbox=sandbox,
+            progress=not args.no_progress)
+    except (FileNotFoundError, RuntimeError, ValueError) as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
     for r in results:
         print(f"{r.student:20s} {r.lesson:26s} {r.score:6g} / {r.max_score:<6g} {r.status}")
     print(f"wrote {Path(args.out) / 'grades.csv'}"
@@ -94,6 +113,18 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="grades", help="output folder (default ./grades)")
     p.add_argument("--lesson", action="append", help="grade only this lesson (repeatable)")
     p.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
+    p.add_argument("--workers", type=_positive_int, default=grading.default_workers(),
+                   help="submissions graded in parallel, each worker with its own gradebook "
+                        "(default: the number of CPU cores)")
+    p.add_argument("--timeout", type=_positive_int, default=600,
+                   help="seconds one submission may take in all (default 600)")
+    p.add_argument("--cell-timeout", type=_positive_int, default=None,
+                   help="seconds one cell may take (default: the course's 120)")
+    p.add_argument("--memory-mb", type=_positive_int, default=4096,
+                   help="memory (address space) of one grading kernel, in MiB (default 4096)")
+    p.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto",
+                   help="run kernels under bubblewrap: when it works (auto), or fail without it")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=cmd_grade)
     p = sub.add_parser("selfcheck", help="grade one notebook locally with the hidden tests")
     p.add_argument("notebook")

@@ -216,6 +216,16 @@ class GradingOptions:
         if not isinstance(self.submission_timeout, (int, float)) or self.submission_timeout <= 0:
             raise ValueError(f"submission_timeout must be a positive number of seconds, "
                              f"got {self.submission_timeout!r}")
+        if self.cell_timeout is not None and (not isinstance(self.cell_timeout, (int, float))
+                                              or self.cell_timeout <= 0):
+            raise ValueError(f"cell_timeout must be a positive number of seconds, got {self.cell_timeout!r}")
+        if self.memory_mb is not None and (not isinstance(self.memory_mb, int) or self.memory_mb < 256):
+            raise ValueError(f"memory_mb must be an integer of at least 256, got {self.memory_mb!r}")
+        if self.sandbox is True:
+            from .sandbox import bwrap_path, sandbox_works
+            if not sandbox_works(bwrap_path()):
+                raise RuntimeError("a sandbox is required but bubblewrap (bwrap) is missing or "
+                                   "cannot create namespaces on this machine")
 
 
 def _grade_one(ws: Workspace, student: str, lesson: str, nb: Path | None, problem: str,

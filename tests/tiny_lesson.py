@@ -43,8 +43,9 @@ def mean_rows(t):
 _t = torch.arange(12.0).reshape(4, 3)
 check_close(mean_rows(_t), torch.tensor([1.0, 4.0, 7.0, 10.0]), "mean_rows of a 4x3 tensor")
 ### BEGIN HIDDEN TESTS
+# {HIDDEN_MARKER}
 _u = torch.rand(2, 7)
-check_close(mean_rows(_u), _u.sum(1) / 7, "mean_rows of a random 2x7 tensor ({HIDDEN_MARKER})")
+check_close(mean_rows(_u), _u.sum(1) / 7, "mean_rows of a random 2x7 tensor")
 ### END HIDDEN TESTS
 '''
 
@@ -99,11 +100,19 @@ def _variant_partly_wrong(p):
     return _replace_cell(_solved(p), "mean-rows", "def mean_rows(t):\n    return t.mean(dim=0)")
 
 
+def _variant_hidden_fail(p):
+    # Passes the visible test (a 4x3 tensor) and fails the hidden one.
+    return _replace_cell(_solved(p), "mean-rows", "def mean_rows(t):\n"
+                         "    return t.mean(dim=1) if tuple(t.shape) == (4, 3) else t.sum(1)")
+
+
 def _variant_random(p):
     # Right or wrong depending on an unseeded-looking random draw: deterministic only because the
     # grader seeds every random source before the notebook runs.
-    return _replace_cell(_solved(p), "double", "import random\n\ndef double(x):\n"
-                         "    return 2 * x if random.random() < 0.5 else 3 * x\n")
+    nb = _replace_cell(_solved(p), "double", "import random\n\ndef double(x):\n"
+                       "    return 2 * x if random.random() < 0.5 else 3 * x\n")
+    return _replace_cell(nb, "mean-rows", "import numpy as np\n\ndef mean_rows(t):\n"
+                         "    return t.mean(dim=1) + (1.0 if np.random.rand() < 0.5 else 0.0)\n")
 
 
 # Each tampering variant would gain points if the tampering worked: its answers are wrong in a way
@@ -211,6 +220,7 @@ VARIANTS = {
     "blank": _variant_blank,
     "partly-wrong": _variant_partly_wrong,
     "random": _variant_random,
+    "hidden-fail": _variant_hidden_fail,
     "patch-allclose": _variant_patch_allclose,
     "patch-check": _variant_patch_check,
     "patch-code": _variant_patch_code,
