@@ -204,7 +204,7 @@ class Workspace:
             return any(h == p or p in h.parents for h in hidden)
 
         ro = [str(p) for p in prefixes if p.exists() and not exposes_hidden(p)]
-        ro += [str(p) for p in allowed_code] + [str(home), cache]
+        ro += [str(p) for p in allowed_code] + [str(home)]
         config = {
             "sandbox": self.sandboxed,
             "ro": list(dict.fromkeys(ro)),
@@ -214,7 +214,9 @@ class Workspace:
             "cpu_seconds": None,
             "file_mb": 512,
             "tmp_mb": 512,
-            "env": {"MPLCONFIGDIR": str(home / "matplotlib")},
+            # Inside the sandbox only (the launcher applies it there): a writable matplotlib folder.
+            "env": {"MPLCONFIGDIR": "/tmp/matplotlib"},
+            "cache": str(Path(cache).resolve()),
             # IPython needs a writable folder: a fresh one in the sandbox's /tmp, with the
             # startup file and kernel config mounted read-only into it.
             "ipython_profile": str(profile),
@@ -234,7 +236,7 @@ class Workspace:
             "MCLIB_GUARD_LOG": str(self.guard_log),
             "MCLIB_GUARD_FORBID": os.pathsep.join(str(h) for h in hidden),
             # What the kernel may read inside the forbidden places: Python, mclib, its own files.
-            "MCLIB_GUARD_ALLOW": os.pathsep.join(ro),
+            "MCLIB_GUARD_ALLOW": os.pathsep.join(ro + [cache]),
         }
 
     def _write_startup(self) -> None:

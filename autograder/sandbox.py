@@ -114,6 +114,17 @@ def bwrap_argv(bwrap: str, config: dict, cwd: str, command: list[str]) -> list[s
             args += ["--ro-bind", p, p]
     for p in rw:
         args += ["--bind", p, p]
+    cache = config.get("cache")
+    if cache and Path(cache).is_dir():
+        # The trained-model cache: a writable folder of the sandbox's /tmp with every cached file
+        # mounted read-only into it. A submission reads the models, may train and cache one that is
+        # missing (in its own /tmp), and cannot change what other submissions will load.
+        inner = "/tmp/mclib-cache"
+        args += ["--dir", inner, "--setenv", "MCLIB_CACHE", inner]
+        for f in sorted(Path(cache).rglob("*")):
+            rel = f.relative_to(cache)
+            if f.is_file() and not f.name.endswith(".part") and len(rel.parts) <= 3:
+                args += ["--ro-bind", str(f), f"{inner}/{rel.as_posix()}"]
     profile = config.get("ipython_profile")
     if profile and Path(profile).is_dir():
         inner = "/tmp/ipython/profile_default"
@@ -143,7 +154,6 @@ def main(argv: list[str] | None = None) -> int:
     if bwrap:
         full = bwrap_argv(bwrap, config, cwd, command)
         os.execv(full[0], full)
-    os.environ.update(config.get("env", {}))
     os.execv(command[0], command)
     return 1  # not reached
 
