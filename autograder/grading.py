@@ -265,7 +265,11 @@ def _grade_one(ws: Workspace, student: str, lesson: str, nb: Path | None, proble
     if notes:
         result.status = "graded (" + "; ".join(notes[:3]) + ("; ..." if len(notes) > 3 else "") + ")"
     if opts.feedback:
-        ws.feedback(lesson, student)
+        try:
+            ws.feedback(lesson, student)
+        except NbgraderError as exc:
+            result.status += f" [no feedback: {str(exc).splitlines()[0][:100]}]"
+            return result
         src = ws.feedback_file(lesson, student)
         dest = out / "feedback" / student / lesson / src.name
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -366,10 +370,13 @@ def _warm_model_cache(lessons, root: Path) -> None:
     if not any("zoo" in notebook_path(l, "solutions", root).read_text(encoding="utf-8")
                for l in lessons):
         return
-    env = isolated_env(Path(root), Path(tempfile.mkdtemp(prefix="mc-warm-")))
-    subprocess.run([sys.executable, "-c", "from mclib import zoo\n"
-                    "for make in zoo.RECIPES.values(): make()"], env=env, check=True,
-                   stdin=subprocess.DEVNULL, capture_output=True)
+    with tempfile.TemporaryDirectory(prefix="mc-warm-") as private:
+        env = isolated_env(Path(root), Path(private))
+        proc = subprocess.run([sys.executable, "-c", "from mclib import zoo\n"
+                               "for make in zoo.RECIPES.values(): make()"], env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"training the shared models (mclib.zoo) failed:\n{proc.stderr[-2000:]}")
 
 
 def write_csv(results, path: Path) -> None:

@@ -7,6 +7,7 @@ import csv
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -180,7 +181,7 @@ def graded_class(tmp_path_factory):
     subs = base / "class"
     students = {"solved": "solved", "blank": "blank", "partly-wrong": "partly-wrong",
                 "hidden-fail": "hidden-fail", **{v: v for v in TAMPERING}, **{v: v for v in BAD},
-                "random-1": "random", "random-2": "random", "random-3": "random"}
+                "random": "random", "random-2": "random", "random-3": "random"}
     for student, variant in students.items():
         write_submission(subs, student, variant, released)
     (subs / "renamed" / LESSON).mkdir(parents=True)
@@ -234,6 +235,24 @@ def test_bad_submissions_are_graded_with_a_reason(graded_class, variant):
 
 
 @pytest.mark.notebooks
+def test_whole_submission_time_limit_stops_a_kernel_that_ignores_interrupts(tmp_path):
+    root = make_course(tmp_path / "course")
+    with Workspace(root, lessons=[LESSON]) as ws:
+        released = tmp_path / "released.ipynb"
+        released.write_bytes(ws.generate(LESSON).read_bytes())
+    write_submission(tmp_path / "class", "stubborn", "unstoppable", released)
+    write_submission(tmp_path / "class", "zz-after", "solved", released)
+    start = time.perf_counter()
+    results = {r.student: r for r in grading.grade_folder(
+        tmp_path / "class", tmp_path / "out", root=root, feedback=False, cell_timeout=3,
+        submission_timeout=30)}
+    assert results["stubborn"].status == "not graded: stopped after 30 s (whole-submission time limit)"
+    assert results["stubborn"].score == 0 and results["stubborn"].max_score == MAX_SCORE
+    assert results["zz-after"].score == MAX_SCORE  # the next student is graded as usual
+    assert time.perf_counter() - start < 240
+
+
+@pytest.mark.notebooks
 def test_missing_notebook_has_a_reason(graded_class):
     r = graded_class["parallel"]["renamed"]
     assert r.status.startswith("missing notebook") and "my-copy.ipynb" in r.status and r.score == 0
@@ -252,7 +271,9 @@ def test_feedback_shows_hidden_failure_message_but_no_hidden_source(graded_class
 
 @pytest.mark.notebooks
 def test_grading_is_deterministic(graded_class):
-    runs = [graded_class["parallel"][f"random-{i}"] for i in (1, 2, 3)] + [graded_class["serial"]["random"]]
+    # The same notebook three times in one class (graded by different workers) and once more alone.
+    runs = [graded_class["parallel"][s] for s in ("random", "random-2", "random-3")]
+    runs.append(graded_class["serial"]["random"])
     scores = [[(c.grade_id, c.score) for c in r.cells] for r in runs]
     assert all(s == scores[0] for s in scores), scores
 

@@ -207,6 +207,13 @@ def _variant_infinite_loop(p):
     return _replace_cell(_solved(p), "double", "while True:\n    pass")
 
 
+def _variant_unstoppable(p):
+    # Swallows the interrupt that stops a cell at its time limit: only the whole-submission
+    # time limit ends it.
+    return _replace_cell(_solved(p), "double", "while True:\n    try:\n        while True:\n"
+                         "            pass\n    except KeyboardInterrupt:\n        pass")
+
+
 def _variant_memory_hog(p):
     return _replace_cell(_solved(p), "double", "hog = []\nwhile True:\n    hog.append(bytearray(50_000_000))")
 
@@ -235,6 +242,7 @@ VARIANTS = {
     "raises": _variant_raises,
     "infinite-loop": _variant_infinite_loop,
     "memory-hog": _variant_memory_hog,
+    "unstoppable": _variant_unstoppable,
     "invalid-json": _variant_invalid_json,
 }
 
