@@ -152,13 +152,19 @@ class Workspace:
         config += "\n# Added by the autograder for this temporary course folder.\n"
         if cell_timeout is not None:
             config += f"c.Execute.timeout = {float(cell_timeout)!r}\n"
+        # Unix socket paths are limited to ~107 bytes: a deep workspace gets a short runtime folder.
+        self.runtime = self.private / "jupyter-runtime"
+        self._extra_dirs: list[Path] = []
+        if len(str(self.runtime / "kernel-ipc-99")) > 100:
+            self.runtime = Path(tempfile.mkdtemp(prefix="mc-rt-", dir="/tmp" if Path("/tmp").is_dir() else None))
+            self._extra_dirs.append(self.runtime)
         if os.name == "posix":
             # Unix sockets instead of TCP ports: works across the sandbox's empty network
             # namespace, and parallel workers never race for ports.
             config += 'c.KernelManager.transport = "ipc"\n'
             # A fixed connection file in the workspace (the default is a temporary file in /tmp,
             # which the sandbox cannot see); one kernel at a time runs per workspace.
-            conn = self.private / "jupyter-runtime" / "kernel.json"
+            conn = self.runtime / "kernel.json"
             config += f"c.KernelManager.connection_file = {str(conn)!r}\n"
             config += f"c.KernelManager.ip = {str(conn.with_suffix('')) + '-ipc'!r}\n"
         (self.path / "nbgrader_config.py").write_text(config)
@@ -208,7 +214,7 @@ class Workspace:
         config = {
             "sandbox": self.sandboxed,
             "ro": list(dict.fromkeys(ro)),
-            "rw": [str(home / "jupyter-runtime"), str(home / "guard")],
+            "rw": [str(self.runtime), str(home / "guard")],
             "hide": [str(h) for h in hidden],
             "memory_mb": self.memory_mb,
             "cpu_seconds": None,
@@ -391,6 +397,8 @@ class Workspace:
     def close(self) -> None:
         if self._owned and self.path.exists():
             shutil.rmtree(self.path, onerror=_make_writable_and_retry)
+        for extra in self._extra_dirs:
+            shutil.rmtree(extra, ignore_errors=True)
 
     def __enter__(self):
         return self

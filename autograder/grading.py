@@ -156,10 +156,11 @@ def _readable(nb_path: Path) -> str:
     return ""
 
 
-def grade_cell_changes(submitted, released) -> list[str]:
+def grade_cell_changes(submitted, released, source=None) -> list[str]:
     """How ``submitted`` changed the test and locked cells of ``released`` (the student version
     as generated): deleted, edited, or turned into ordinary cells. nbgrader puts edited test
-    cells back before grading; these are reasons to flag the submission."""
+    cells back before grading; these are reasons to flag the submission. A cell equal to the one
+    in ``source`` (the instructor's notebook, hidden tests included) is not a change."""
     def protected(nb):
         out = {}
         for cell in nb.cells:
@@ -170,6 +171,7 @@ def grade_cell_changes(submitted, released) -> list[str]:
         return out
 
     theirs = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): c for c in submitted.cells}
+    original = protected(source) if source is not None else {}
     changes = []
     for gid, cell in protected(released).items():
         mine = theirs.get(gid)
@@ -177,7 +179,8 @@ def grade_cell_changes(submitted, released) -> list[str]:
             changes.append(f"test cell {gid} deleted")
         elif mine.cell_type != "code" or not protected(nbformat.from_dict({"cells": [mine]})):
             changes.append(f"test cell {gid} unlocked or turned into another kind of cell")
-        elif mine.source.strip() != cell.source.strip():
+        elif mine.source.strip() not in (cell.source.strip(),
+                                         original.get(gid, cell).source.strip()):
             changes.append(f"test cell {gid} edited")
     return changes
 
@@ -234,7 +237,8 @@ def _grade_one(ws: Workspace, student: str, lesson: str, nb: Path | None, proble
     problem = problem or _readable(nb)
     if problem:
         return SubmissionResult(student, lesson, problem)
-    flags = grade_cell_changes(read_notebook(nb), read_notebook(ws.released_notebook(lesson)))
+    flags = grade_cell_changes(read_notebook(nb), read_notebook(ws.released_notebook(lesson)),
+                               read_notebook(notebook_path(lesson, "solutions", ws.path)))
     ws.submit(lesson, student, nb)
     try:
         ws.autograde(lesson, student, timeout=opts.submission_timeout)

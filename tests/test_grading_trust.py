@@ -71,6 +71,13 @@ def test_grade_cell_changes_finds_deleted_edited_and_unlocked_test_cells():
                           ("t1", "assert x == 1", test_meta), ("t2", "assert x > 0", test_meta),
                           ("t3", "assert x < 2", test_meta)])
     assert grading.grade_cell_changes(released, released) == []
+    instructor = _notebook([("answer", "x = 1", {"solution": True, "grade": False, "locked": False}),
+                            ("t1", "assert x == 1\nassert x != 2  # hidden", test_meta),
+                            ("t2", "assert x > 0", test_meta), ("t3", "assert x < 2", test_meta)])
+    # The instructor's own notebook (hidden tests included) is not a tampered one...
+    assert grading.grade_cell_changes(instructor, released, source=instructor) == []
+    # ...but without knowing the source its longer test cell is an edit.
+    assert grading.grade_cell_changes(instructor, released) == ["test cell t1 edited"]
     submitted = _notebook([("answer", "x = 5", {"solution": True, "grade": False, "locked": False}),
                            ("t1", "pass", test_meta),
                            ("t3", "assert x < 2", {"grade": False, "locked": False, "solution": False})])
