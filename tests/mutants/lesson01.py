@@ -294,3 +294,10 @@ def train_student(student, teacher, loader, T, lam, epochs, lr=1e-3, seed=0, sho
     return history
 '''),
 ]
+
+MUTANTS.insert(8, dict(name="calls torch.softmax instead of writing the formula", cell="softmax-with-temperature",
+                       tests=_SOFTMAX, source=_softmax('''
+    if not T > 0:
+        raise ValueError("T must be > 0")
+    return torch.softmax(logits / T, dim=-1)
+''')))
