@@ -175,7 +175,7 @@ MUTANTS = [
     _m("prunes the largest weights", "sensitivity-scan", _SENS_T, _SENS,
        "weight.copy_(original * magnitude_prune_mask(original, s))",
        "weight.copy_(original * ~magnitude_prune_mask(-original.abs(), s) if s > 0 else original)"),
-    _m("returns accuracies as tensors in a list of layers", "sensitivity-scan", _SENS_T, _SENS,
+    _m("scores in reverse order", "sensitivity-scan", _SENS_T, _SENS,
        "        results[name] = scores", "        results[name] = scores[::-1]"),
     # --- granular_prune_mask -------------------------------------------------------------------
     _m("ranks groups by signed sum instead of norm", "granular-prune-mask", _GRAN_T, _GRAN,
