@@ -3,7 +3,8 @@
 - ``tile_kernels(t)`` lays a conv weight or mask of shape (out, in, kh, kw) out as one 2-D image:
   one row of tiles per output channel (filter), one column per input channel, each tile the
   kh x kw kernel, with a one-pixel NaN gap between tiles (drawn blank by ``imshow``).
-- ``draw_masks(fig, masks)`` shows several such masks side by side (kept = dark, pruned = light),
+- ``draw_masks(fig, masks)`` shows several such masks side by side (kept = dark blue, pruned =
+  light red, gaps white),
   e.g. one per pruning granularity, for ``mclib.widgets.explorer``.
 - ``gaussian_noise(x, sigma, seed)`` returns a noise-corrupted copy of a batch of images, for
   robustness experiments.
@@ -48,10 +49,14 @@ def draw_masks(fig, masks: Mapping[str, torch.Tensor], suptitle: str = ""):
     ``tile_kernels`` with its share of kept weights in the title. Returns the list of Axes."""
     if not masks:
         raise ValueError("draw_masks needs at least one mask (title -> 4-D boolean tensor)")
+    from matplotlib.colors import ListedColormap
+
+    # pruned: light red, kept: dark blue, the gaps between kernels (NaN): white
+    cmap = ListedColormap(["#f4c7c3", "#1f3b73"]).with_extremes(bad="white")
     axes = fig.subplots(1, len(masks), squeeze=False)[0]
     for ax, (title, mask) in zip(axes, masks.items()):
         image = tile_kernels(mask)
-        ax.imshow(image, cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+        ax.imshow(image, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
         kept = float(torch.as_tensor(mask).float().mean())
         ax.set_title(f"{title}\n{100 * kept:.0f}% kept", fontsize=9)
         ax.set_xticks([])
