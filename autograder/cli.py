@@ -1,0 +1,105 @@
+"""The course's grading command line: ``python -m autograder COMMAND``.
+
+  build     [LESSON ...]                  generate lessons/ (student notebooks) from solutions/
+  validate  [LESSON ...]                  solutions get full marks, blank lessons get zero
+  grade     SUBMISSIONS [--out DIR]       autograde a folder of students into grades.csv + feedback
+  selfcheck NOTEBOOK                      grade one notebook locally, per-cell table with hints
+  mutants   [LESSON ...]                  run the wrong implementations; print the kill table
+
+Every command runs nbgrader in a temporary course folder, never in the repository.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import grading
+from .course import ROOT, lesson_names
+
+
+def _lessons(names):
+    known = lesson_names(ROOT)
+    for n in names:
+        if n not in known:
+            raise SystemExit(f"unknown lesson {n!r}; the lessons are: {', '.join(known)}")
+    return names or known
+
+
+def cmd_build(args) -> int:
+    for path in grading.build(_lessons(args.lessons), out=args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    failed = 0
+    for check in grading.validate(_lessons(args.lessons)):
+        auto_sol = [s for s in check.solution if s.auto]
+        auto_blank = [s for s in check.blank if s.auto]
+        print(f"{check.lesson}: solution {sum(s.score for s in auto_sol):g}/"
+              f"{sum(s.max_score for s in auto_sol):g} in {check.solution_seconds:.1f} s; blank "
+              f"{sum(s.score for s in auto_blank):g}/{sum(s.max_score for s in auto_blank):g}; "
+              f"{len(check.solution) - len(auto_sol)} manually graded cell(s) -> "
+              f"{'OK' if check.ok else 'FAILED'}")
+        for p in check.problems:
+            print(f"  - {p}")
+        failed += not check.ok
+    return 1 if failed else 0
+
+
+def cmd_grade(args) -> int:
+    results = grading.grade_folder(Path(args.submissions), Path(args.out), _lessons(args.lesson or []),
+                                   feedback=not args.no_feedback)
+    for r in results:
+        print(f"{r.student:20s} {r.lesson:26s} {r.score:6g} / {r.max_score:<6g} {r.status}")
+    print(f"wrote {Path(args.out) / 'grades.csv'}"
+          + ("" if args.no_feedback else f" and feedback in {Path(args.out) / 'feedback'}"))
+    return 0
+
+
+def cmd_selfcheck(args) -> int:
+    try:
+        lesson, rows = grading.selfcheck(Path(args.notebook))
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"selfcheck: {exc}", file=sys.stderr)
+        return 2
+    print(grading.format_scores(lesson, rows))
+    return 0
+
+
+def cmd_mutants(args) -> int:
+    from .mutation import format_kill_table, mutant_files, run_mutants
+
+    available = mutant_files(ROOT)
+    lessons = [l for l in _lessons(args.lessons) if l in available]
+    results = [r for lesson in lessons for r in run_mutants(lesson)]
+    print(format_kill_table(results))
+    return 0 if results and all(r.rejected for r in results) else 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("build", help="generate the student lessons from the solutions")
+    p.add_argument("lessons", nargs="*")
+    p.add_argument("--out", type=Path, default=None, help="folder to write into (default lessons/)")
+    p.set_defaults(func=cmd_build)
+    p = sub.add_parser("validate", help="solutions full marks, blank lessons zero")
+    p.add_argument("lessons", nargs="*")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("grade", help="autograde a folder of submissions")
+    p.add_argument("submissions", help="folder of <student>/<lesson>/<lesson>.ipynb")
+    p.add_argument("--out", default="grades", help="output folder (default ./grades)")
+    p.add_argument("--lesson", action="append", help="grade only this lesson (repeatable)")
+    p.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
+    p.set_defaults(func=cmd_grade)
+    p = sub.add_parser("selfcheck", help="grade one notebook locally with the hidden tests")
+    p.add_argument("notebook")
+    p.set_defaults(func=cmd_selfcheck)
+    p = sub.add_parser("mutants", help="run the wrong implementations; print the kill table")
+    p.add_argument("lessons", nargs="*")
+    p.set_defaults(func=cmd_mutants)
+    args = parser.parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,32 @@
+# nbgrader configuration of the course. The course command line (python -m autograder) copies this
+# file into each temporary nbgrader course folder it grades in; instructors who run nbgrader
+# directly pass it with --config autograder/nbgrader_config.py from the course root.
+c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
+
+c.CourseDirectory.course_id = "model-compression"
+c.CourseDirectory.source_directory = "solutions"   # instructor notebooks with solutions and hidden tests
+c.CourseDirectory.release_directory = "lessons"    # student versions, generated and committed
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = "sqlite:///gradebook.db"
+# Only notebooks are released; scratch files next to a solution never reach students.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+# Every lesson runs in under a minute on 2 CPU cores; one cell may take at most 120 s while
+# grading (a loaded machine grading many students at once is slower than a learner's laptop).
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+
+# What a student sees in place of a solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Feedback must not reveal hidden tests: their source is cleared and error tracebacks (which quote
+# the failing lines) are cut down to the exception's type and message.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "autograder.feedback.ShortenTracebacks",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
