@@ -27,9 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = Path(__file__).with_name("nbgrader_config.py")
 LESSON_PATTERN = re.compile(r"^\d\d-[a-z0-9-]+$")
+#: Set in the environment of every notebook the autograder runs, so a lesson can tell (see inline.py).
+GRADING_FLAG = "MCLIB_GRADING"
 
 __all__ = ["ROOT", "CellScore", "NbgraderError", "Workspace", "isolated_env", "lesson_names",
-           "notebook_path", "check_lesson"]
+           "notebook_path", "check_lesson", "GRADING_FLAG"]
 
 
 class NbgraderError(RuntimeError):
@@ -80,6 +82,7 @@ def isolated_env(root: Path, private: Path) -> dict:
         PYTHONPATH=os.pathsep.join(dict.fromkeys(
             p for p in [str(root), str(ROOT), env.get("PYTHONPATH", "")] if p)),
         MCLIB_PROGRESS="0",
+        **{GRADING_FLAG: "1"},
         MPLBACKEND="module://matplotlib_inline.backend_inline",
         PYTHONHASHSEED="0",
     )

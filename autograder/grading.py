@@ -11,7 +11,7 @@ import nbformat
 
 from .course import ROOT, CellScore, NbgraderError, Workspace, check_lesson, lesson_names, notebook_path
 from .feedback import error_summary
-from .notebooks import read_notebook, write_notebook
+from .notebooks import canonical_text, read_notebook, write_notebook
 
 __all__ = ["build", "validate", "LessonCheck", "grade_folder", "SubmissionResult", "selfcheck",
            "format_scores", "find_submissions"]
@@ -40,6 +40,7 @@ class LessonCheck:
     solution: list[CellScore]
     blank: list[CellScore]
     solution_seconds: float
+    released_text: str = ""  # the freshly generated student notebook, canonical bytes
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -62,7 +63,8 @@ def validate(lessons=None, root: Path = ROOT) -> list[LessonCheck]:
             seconds = time.perf_counter() - start
             ws.autograde(lesson, "blank")
             sol, blank = ws.scores(lesson, "solution"), ws.scores(lesson, "blank")
-            check = LessonCheck(lesson, sol, blank, seconds)
+            check = LessonCheck(lesson, sol, blank, seconds,
+                                released_text=canonical_text(read_notebook(released)))
             autograded = [s for s in sol if s.auto]
             if not autograded:
                 check.problems.append("no autograded cells")

@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["KERNELSPEC", "from_text", "to_text", "write_notebook", "read_notebook",
-           "nbgrader_role", "strip_outputs"]
+           "nbgrader_role", "strip_outputs", "canonical_text"]
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 _HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?P<rest>.*)$")
@@ -156,11 +156,15 @@ def read_notebook(path) -> nbformat.NotebookNode:
     return nbformat.read(str(path), as_version=4)
 
 
-def write_notebook(nb, path) -> None:
-    """Write with nbformat's canonical layout (sorted keys, one-space indent, final newline), so
-    the same notebook always gives the same bytes."""
+def canonical_text(nb) -> str:
+    """nbformat's canonical layout (sorted keys, one-space indent) plus a final newline, so the
+    same notebook always gives the same bytes."""
     nbformat.validate(nb)
     text = nbformat.writes(nb)
-    text = text if text.endswith("\n") else text + "\n"
+    return text if text.endswith("\n") else text + "\n"
+
+
+def write_notebook(nb, path) -> None:
+    """Write ``nb`` to ``path`` as ``canonical_text``."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(text, encoding="utf-8")
+    Path(path).write_text(canonical_text(nb), encoding="utf-8")

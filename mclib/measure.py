@@ -240,7 +240,8 @@ class ComparisonTable:
             return str(v)
 
         records = self.records()
-        keys = [k for k in records[0] if any(rec.get(k) is not None for rec in records)]
+        all_keys = dict.fromkeys(k for rec in records for k in rec)  # extras may be on any row
+        keys = [k for k in all_keys if any(rec.get(k) is not None for rec in records)]
         head = {"model": "model", "size_bytes": "size", "size_ratio": "smaller",
                 "macs": "MACs", "macs_ratio": "fewer MACs", "latency_ms": "latency (ms)",
                 "speedup": "faster", "accuracy": "accuracy", "accuracy_change_pts": "Δ acc (pts)"}

@@ -3,8 +3,9 @@
 ``fit`` trains any classifier with a plain loop (so the lessons can hook into it: re-applying
 pruning masks after each step, a distillation loss, fake quantization) and shows a tqdm progress
 bar in Jupyter or a terminal, nothing when output is not interactive or ``MCLIB_PROGRESS=0``.
-Runs are deterministic for a given seed on a given machine: the model initialisation, the batch
-order and dropout all draw from generators seeded here.
+Runs are deterministic for a given seed on a given machine: ``fit`` seeds the global generators
+(dropout) and re-seeds the loader's own shuffling generator (batch order); seed the model's
+initialisation yourself before building it.
 
 ``cached_model`` trains a model once and keeps its weights in the cache folder
 (``$MCLIB_CACHE``, default ``~/.cache/mclib``), so a teacher or a baseline that several lessons use
@@ -106,6 +107,11 @@ def fit(model: nn.Module, loader, epochs: int, lr: float = 1e-3, optimizer: str 
     device = torch.device(device) if device is not None else default_device()
     model.to(device)
     seed_everything(seed)
+    # A DataLoader that shuffles with its own generator would otherwise give a different batch
+    # order on every call; re-seeding it makes each fit(seed=...) call repeatable.
+    loader_generator = getattr(loader, "generator", None)
+    if isinstance(loader_generator, torch.Generator):
+        loader_generator.manual_seed(seed)
     history = History()
     for _ in progress(range(epochs), total=epochs, desc=desc, enabled=show_progress):
         model.train()

@@ -1,0 +1,40 @@
+"""Self-check from inside a lesson: the last cell of every notebook calls ``selfcheck_here``.
+
+It grades the notebook as saved on disk, in a fresh kernel with the hidden tests (the same machinery
+as ``python -m autograder selfcheck``), and prints the per-cell table. It does nothing while the
+notebook is itself being graded, so grading never recurses.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .course import GRADING_FLAG
+from .grading import format_scores, selfcheck
+
+__all__ = ["selfcheck_here", "locate_notebook"]
+
+
+def locate_notebook(lesson: str) -> Path:
+    """The notebook this kernel belongs to: Jupyter server's JPY_SESSION_NAME when it names a
+    notebook of ``lesson``, else ``<lesson>.ipynb`` in the working folder (where Jupyter starts
+    the kernel)."""
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    if session.endswith(".ipynb") and Path(session).is_file():
+        return Path(session)
+    return Path.cwd() / f"{lesson}.ipynb"
+
+
+def selfcheck_here(lesson: str) -> None:
+    """Print this notebook's self-check table (save the notebook first)."""
+    if os.environ.get(GRADING_FLAG):
+        print("Self-check skipped: this notebook is being graded right now.")
+        return
+    path = locate_notebook(lesson)
+    if not path.is_file():
+        print(f"Self-check: cannot find {path}. Run `python -m autograder selfcheck PATH` "
+              f"from the course folder instead.")
+        return
+    print(f"Grading {path} as last saved (save first: Ctrl+S). This takes about a minute...")
+    lesson_name, rows = selfcheck(path)
+    print(format_scores(lesson_name, rows))

@@ -1,0 +1,32 @@
+"""Shared fixtures. Every test session runs with its own HOME, Jupyter and IPython folders and model
+cache, so nothing leaks into (or out of) the machine's configuration."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+_PRIVATE = Path(tempfile.mkdtemp(prefix="mc-tests-"))
+for _var, _sub in [("HOME", "home"), ("JUPYTER_CONFIG_DIR", "jupyter-config"),
+                   ("JUPYTER_DATA_DIR", "jupyter-data"), ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+                   ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "matplotlib")]:
+    os.environ[_var] = str(_PRIVATE / _sub)
+# The trained-model cache is shared by the test session's notebooks (trained once per session)
+# unless the caller points MCLIB_CACHE somewhere on purpose.
+os.environ.setdefault("MCLIB_CACHE", str(_PRIVATE / "mclib-cache"))
+os.environ["MCLIB_PROGRESS"] = "0"
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def seeded():
+    import torch
+    torch.manual_seed(0)
+    return torch.Generator().manual_seed(0)
