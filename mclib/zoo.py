@@ -45,3 +45,16 @@ def digits_cnn(retrain: bool = False) -> DigitsCNN:
 #: name -> function returning the trained model
 RECIPES = {"digits-teacher": digits_teacher, "digits-lenet300": digits_lenet300,
            "digits-cnn": digits_cnn}
+
+
+def digits_alexnet(retrain: bool = False):
+    """DigitsAlexNet((32, 64, 96), (256, 128)) trained 25 epochs on the 1x8x8 digits (Adam 1e-3,
+    batch 64, seed 0): lesson 05's network to decompose."""
+    from .models import DigitsAlexNet
+    return cached_model("digits-alexnet", lambda: DigitsAlexNet(),
+                        _trainer(flat=False, epochs=25, desc="DigitsAlexNet"), version="1",
+                        retrain=retrain)
+
+
+__all__.append("digits_alexnet")
+RECIPES["digits-alexnet"] = digits_alexnet
