@@ -17,7 +17,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-__all__ = ["MLP", "lenet_300_100", "LeNet5", "DigitsCNN", "AlexNet", "ALEXNET_INPUT"]
+__all__ = ["MLP", "lenet_300_100", "LeNet5", "DigitsCNN", "AlexNet", "ALEXNET_INPUT", "DigitsAlexNet"]
 
 #: AlexNet's input shape (batch, channels, height, width) in the Caffe reference model.
 ALEXNET_INPUT = (1, 3, 227, 227)
@@ -121,5 +121,41 @@ class AlexNet(nn.Module):
     def forward(self, x):
         x = self.features(x).flatten(1)
         x = self.dropout(torch.relu(self.fc6(x)))
+        x = self.dropout(torch.relu(self.fc7(x)))
+        return self.fc8(x)
+
+
+class DigitsAlexNet(nn.Module):
+    """An AlexNet-shaped CNN for the 1x8x8 digits (lesson 05's low-rank experiments): five 3x3
+    convs (padding 1) with ReLU, conv2, conv4 and conv5 split into two groups like Caffe's AlexNet,
+    2x2 max-pools after conv2 and conv5, then fc6, fc7 (ReLU, dropout) and fc8.
+    Shapes: 1x8x8 -> conv1 c1x8x8 -> conv2 c2x8x8 -> pool c2x4x4 -> conv3 c3x4x4 -> conv4 c3x4x4
+    -> conv5 c2x4x4 -> pool c2x2x2 -> fc6 -> fc7 -> fc8. ``channels = (c1, c2, c3)`` must be even."""
+
+    def __init__(self, channels=(32, 64, 96), hidden=(256, 128), num_classes: int = 10,
+                 dropout: float = 0.3):
+        super().__init__()
+        c1, c2, c3 = channels
+        if not all(isinstance(c, int) and c >= 2 and c % 2 == 0 for c in (c1, c2, c3)):
+            raise ValueError(f"channels must be three even positive integers (grouped convs), "
+                             f"got {channels!r}")
+        h1, h2 = hidden
+        self.conv1 = nn.Conv2d(1, c1, 3, padding=1)
+        self.conv2 = nn.Conv2d(c1, c2, 3, padding=1, groups=2)
+        self.conv3 = nn.Conv2d(c2, c3, 3, padding=1)
+        self.conv4 = nn.Conv2d(c3, c3, 3, padding=1, groups=2)
+        self.conv5 = nn.Conv2d(c3, c2, 3, padding=1, groups=2)
+        self.fc6 = nn.Linear(c2 * 2 * 2, h1)
+        self.fc7 = nn.Linear(h1, h2)
+        self.fc8 = nn.Linear(h2, num_classes)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        x = torch.relu(self.conv1(x))
+        x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
+        x = torch.relu(self.conv3(x))
+        x = torch.relu(self.conv4(x))
+        x = torch.max_pool2d(torch.relu(self.conv5(x)), 2)
+        x = self.dropout(torch.relu(self.fc6(x.flatten(1))))
         x = self.dropout(torch.relu(self.fc7(x)))
         return self.fc8(x)

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["new_axes", "curves", "tradeoff", "histogram_with_markers"]
+__all__ = ["new_axes", "curves", "tradeoff", "histogram_with_markers", "singular_spectrum"]
 
 
 def new_axes(ax=None, figsize=(6, 4)):
@@ -71,4 +71,37 @@ def histogram_with_markers(values, markers: Mapping[str, Sequence[float]] | None
     ax.set(xlabel=xlabel, ylabel="count", title=title)
     if markers:
         ax.legend()
+    return ax
+
+
+def singular_spectrum(singular_values, rank: int | None = None, title: str = "", ax=None):
+    """Bar chart of a matrix's singular values (descending, log scale), the first ``rank`` of them
+    highlighted, with the kept energy (sum of kept squared singular values over the total, in
+    percent) on a second axis. Returns the main Axes; ``ax.kept_energy`` holds the kept fraction
+    in [0, 1] for the given rank (1.0 when ``rank`` is None)."""
+    s = np.asarray(singular_values, dtype=float).ravel()
+    if s.size == 0:
+        raise ValueError("singular_spectrum needs at least one singular value")
+    if (s < 0).any() or not np.isfinite(s).all():
+        raise ValueError("singular values must be finite and non-negative")
+    if np.any(np.diff(s) > 1e-12 * max(s[0], 1e-300)):
+        raise ValueError("singular values must be sorted in descending order")
+    if rank is None:
+        rank = s.size
+    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not 0 <= rank <= s.size:
+        raise ValueError(f"rank must be an integer in [0, {s.size}], got {rank!r}")
+    ax = new_axes(ax)
+    idx = np.arange(1, s.size + 1)
+    colours = np.where(idx <= rank, "C0", "0.75")
+    ax.bar(idx, np.maximum(s, 1e-30), color=colours, width=1.0)
+    ax.set_yscale("log")
+    ax.set(xlabel="index of singular value", ylabel="singular value", title=title)
+    energy = np.cumsum(s ** 2) / max(float((s ** 2).sum()), 1e-300)
+    twin = ax.twinx()
+    twin.plot(idx, 100 * energy, color="C3", lw=1.5)
+    twin.set_ylim(0, 101)
+    twin.set_ylabel("kept energy (%)", color="C3")
+    kept = float(energy[rank - 1]) if rank > 0 else 0.0
+    ax.axvline(rank + 0.5, color="k", lw=1, ls="--")
+    ax.kept_energy = kept
     return ax

@@ -13,6 +13,7 @@ costs its training time only the first time.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -28,8 +29,21 @@ from torch.nn import functional as F
 
 from .data import cache_dir
 
-__all__ = ["seed_everything", "default_device", "progress_enabled", "progress", "History", "fit",
+__all__ = ["num_threads", "seed_everything", "default_device", "progress_enabled", "progress", "History", "fit",
            "evaluate", "predict", "cached_model"]
+
+
+@contextlib.contextmanager
+def num_threads(n: int):
+    """Run the block with torch limited to ``n`` CPU threads, then restore the previous setting."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive number of threads, got {n!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def seed_everything(seed: int) -> None:

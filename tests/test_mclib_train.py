@@ -97,3 +97,13 @@ def test_zoo_models_are_accurate_and_cached():
     cnn = zoo.digits_cnn()
     _, _, test = data.make_loaders(data.load_digits(flat=False))
     assert train.evaluate(cnn, test) > 0.95
+
+
+def test_num_threads_restores_and_validates():
+    before = torch.get_num_threads()
+    with train.num_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="positive number of threads"):
+        with train.num_threads(0):
+            pass
