@@ -60,6 +60,8 @@ def validate(lessons=None, root: Path = ROOT) -> list[LessonCheck]:
     results = []
     lessons = list(lessons or lesson_names(root))
     with Workspace(root, lessons=lessons) as ws:
+        if ws.sandboxed:
+            _warm_model_cache(lessons, root)
         for lesson in lessons:
             released = ws.generate(lesson)
             ws.submit(lesson, "solution", notebook_path(lesson, "solutions", root))
@@ -247,6 +249,11 @@ def _grade_one(ws: Workspace, student: str, lesson: str, nb: Path | None, proble
         return SubmissionResult(student, lesson, f"not graded: stopped after "
                                 f"{opts.submission_timeout:g} s (whole-submission time limit)")
     except NbgraderError as exc:
+        if "CellTimeoutError" in str(exc):
+            # nbgrader interrupts a cell at the time limit; a cell that catches the interrupt
+            # and goes on ends the whole run.
+            return SubmissionResult(student, lesson, "not graded: a cell kept running after it was "
+                                    "interrupted at the time limit per cell")
         lines = [ln for ln in str(exc).splitlines() if ln.strip()]
         why = next((ln.strip() for ln in reversed(lines) if "Error" in ln or "died" in ln),
                    lines[0] if lines else "unknown error")
@@ -369,8 +376,9 @@ def grade_folder(submissions: Path, out: Path, lessons=None, root: Path = ROOT,
 
 
 def _warm_model_cache(lessons, root: Path) -> None:
-    """Train the shared models the lessons use (mclib.zoo) before grading: sandboxed kernels see
-    the model cache read-only, so that one submission cannot plant a model for the others."""
+    """Train the shared models the lessons use (mclib.zoo) before grading, once for the machine:
+    sandboxed kernels see the model cache read-only (so that one submission cannot plant a model
+    for the others) and would otherwise each train their own copy."""
     if not any("zoo" in notebook_path(l, "solutions", root).read_text(encoding="utf-8")
                for l in lessons):
         return
@@ -420,6 +428,8 @@ def selfcheck(notebook: Path, root: Path = ROOT) -> tuple[str, list[tuple[CellSc
     if problem:
         raise ValueError(f"{notebook}: {problem}")
     with Workspace(root, lessons=[lesson]) as ws:
+        if ws.sandboxed:
+            _warm_model_cache([lesson], root)
         ws.generate(lesson)
         ws.submit(lesson, "self", notebook)
         ws.autograde(lesson, "self")
