@@ -306,7 +306,11 @@ def _worker_init(root: str, lessons: list[str], hidden: list[str], out: str, opt
 
 def _worker_grade(job) -> SubmissionResult:
     student, lesson, nb, problem = job
-    return _grade_one(_WORKER["ws"], student, lesson, nb, problem, _WORKER["out"], _WORKER["opts"])
+    try:
+        return _grade_one(_WORKER["ws"], student, lesson, nb, problem, _WORKER["out"], _WORKER["opts"])
+    except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
+        return SubmissionResult(student, lesson, f"grading failed: {type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0][:200] if str(exc) else ''}")
 
 
 def default_workers() -> int:
