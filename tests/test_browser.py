@@ -79,7 +79,7 @@ def trains_with_progress(lesson) -> bool:
     """Does some cell call fit()/progress() with progress bars left on (the default)?"""
     for cell in _code_cells(lesson):
         for line in _source(cell).splitlines():
-            if re.search(r"(?<!def )\b(fit|progress)\(", line) and "import" not in line \
+            if re.search(r"(?<![\w.])(?:train\.)?(fit|progress)\(", line) and "import" not in line \
                     and "show_progress=False" not in line and "enabled=" not in line:
                 return True
     return False
@@ -88,7 +88,7 @@ def trains_with_progress(lesson) -> bool:
 def figure_cells(lesson) -> list[int]:
     """Indexes (among code cells) of cells that show a figure with a top-level plt.show()."""
     return [i for i, c in enumerate(_code_cells(lesson))
-            if any(re.match(r"^\S.*plt\.show\(\)", ln) for ln in _source(c).splitlines())]
+            if any(ln[:1].strip() and "plt.show()" in ln for ln in _source(c).splitlines())]
 
 
 # -- the browser and the server ----------------------------------------------------------------------
@@ -191,6 +191,9 @@ def browser(playwright_api):
 
 # -- page helpers --------------------------------------------------------------------------------------
 
+#: The notebook in the current tab (a page may hold other, hidden notebook panels).
+NB = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
+
 # Counts progress-bar widgets as they are added, even ones that tqdm closes a moment later.
 WATCH_PROGRESS = """() => {
   window.__progressBars = 0;
@@ -206,14 +209,13 @@ WATCH_PROGRESS = """() => {
 # Every code cell has run: no cell is queued or running ([*]), and either every cell has an
 # execution count or a cell shows an error (Run All stops at the first error).
 ALL_RUN = """() => {
-  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
+  const prompts = [...document.querySelectorAll('NB .jp-CodeCell .jp-InputArea-prompt')]
     .map(e => e.textContent.trim());
   if (!prompts.length || prompts.some(t => t.includes('*'))) return false;
-  const failed = document.querySelector('.jp-Notebook .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]') &&
-    [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+  const failed = [...document.querySelectorAll('NB .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
       .some(e => /Traceback|Error/.test(e.textContent));
   return failed || prompts.every(t => /\\d/.test(t));
-}"""
+}""".replace("NB", NB)
 
 KERNEL_IDLE = """() => {
   const s = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
@@ -222,17 +224,35 @@ KERNEL_IDLE = """() => {
 
 
 def _open_notebook(page, base, token, lesson):
-    page.goto(f"{base}/lab/tree/{lesson}/{lesson}.ipynb?token={token}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    # A workspace of its own, reset, so that no other notebook is restored beside this one.
+    page.goto(f"{base}/lab/workspaces/{lesson}/tree/{lesson}/{lesson}.ipynb?reset&token={token}")
+    page.wait_for_selector(f"{NB} .jp-Cell", timeout=120_000)
     # The kernel has started once the status says idle.
     page.wait_for_function(
-        """() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');
+        """() => { const s = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
                    return s && s.getAttribute('data-status') === 'idle'; }""", timeout=180_000)
 
 
 def _menu(page, top, item):
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{top}$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).first.click()
+
+
+def _run_all(page):
+    _menu(page, "Run", "Run All Cells")
+    page.wait_for_function(
+        f"""() => [...document.querySelectorAll('{NB} .jp-CodeCell .jp-InputArea-prompt')]
+                   .some(e => /[*\\d]/.test(e.textContent))""", timeout=60_000, polling=250)
+
+
+def _shut_down_kernels(base, token):
+    """Shut down every kernel of the server (one lesson's kernel must not hold memory through the next)."""
+    headers = {"Authorization": f"token {token}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/api/sessions", headers=headers), timeout=30) as r:
+        sessions = json.load(r)
+    for session in sessions:
+        req = urllib.request.Request(f"{base}/api/sessions/{session['id']}", method="DELETE", headers=headers)
+        urllib.request.urlopen(req, timeout=60).close()
 
 
 def _wait_all_run(page, timeout_s=RUN_TIMEOUT_S):
@@ -242,12 +262,12 @@ def _wait_all_run(page, timeout_s=RUN_TIMEOUT_S):
 
 def _stderr_texts(page):
     return page.locator(
-        '.jp-Notebook .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
+        f'{NB} .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
 
 
 def _save(page, path: Path):
     before = path.stat().st_mtime_ns
-    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.locator(NB).first.click(position={"x": 5, "y": 5})
     page.keyboard.press("Escape")
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + 60
@@ -269,14 +289,14 @@ def _move_slider(page, slider):
 
 
 def _check_explorers(page, lesson, problems):
-    boxes = page.locator(".jp-Notebook .jp-OutputArea-output .widget-vbox:has(> .widget-slider)")
+    boxes = page.locator(f"{NB} .jp-OutputArea-output .widget-vbox:has(> .widget-slider)")
     n = boxes.count()
     if n < expected_explorers(lesson):
         problems.append(f"{n} explorers rendered, the lesson builds {expected_explorers(lesson)}")
     for i in range(n):
         box = boxes.nth(i)
         box.scroll_into_view_if_needed()
-        img = box.locator(".jupyter-widgets-output-area img").first
+        img = box.locator(".widget-output img").first
         try:
             img.wait_for(timeout=60_000)
         except Exception:
@@ -288,7 +308,7 @@ def _check_explorers(page, lesson, problems):
         key = _move_slider(page, slider)
         try:
             page.wait_for_function(
-                """([box, before]) => { const i = box.querySelector('.jupyter-widgets-output-area img');
+                """([box, before]) => { const i = box.querySelector('.widget-output img');
                                          return i && i.src !== before && i.naturalWidth > 0; }""",
                 arg=[box.element_handle(), before], timeout=120_000, polling=250)
         except Exception:
@@ -307,7 +327,7 @@ def test_lesson_runs_in_jupyterlab(lesson, lab, browser):
     try:
         _open_notebook(page, base, token, lesson)
         page.evaluate(WATCH_PROGRESS)
-        _menu(page, "Run", "Run All Cells")
+        _run_all(page)
         _wait_all_run(page)
         ran_s = time.monotonic() - started
         problems = []
@@ -320,7 +340,7 @@ def test_lesson_runs_in_jupyterlab(lesson, lab, browser):
             problems.append("progress printed as text instead of a widget: " + text_bars[0])
         if trains_with_progress(lesson) and page.evaluate("window.__progressBars") == 0:
             problems.append("training ran but no progress-bar widget appeared")
-        broken = page.evaluate("""() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output img')]
+        broken = page.evaluate(f"""() => [...document.querySelectorAll('{NB} .jp-OutputArea-output img')]
                                    .filter(i => !(i.complete && i.naturalWidth > 0)).length""")
         if broken:
             problems.append(f"{broken} figures did not render")
@@ -342,9 +362,9 @@ def test_lesson_runs_in_jupyterlab(lesson, lab, browser):
         _check_explorers(page, lesson, problems)
 
         # The screenshot: the last explorer, or else the last figure, in view.
-        target = page.locator(".jp-Notebook .jp-OutputArea-output .widget-vbox:has(> .widget-slider)")
+        target = page.locator(f"{NB} .jp-OutputArea-output .widget-vbox:has(> .widget-slider)")
         if target.count() == 0:
-            target = page.locator(".jp-Notebook .jp-OutputArea-output img")
+            target = page.locator(f"{NB} .jp-OutputArea-output img")
         if target.count():
             target.last.scroll_into_view_if_needed()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -361,13 +381,14 @@ def test_lesson_runs_in_jupyterlab(lesson, lab, browser):
         raise
     finally:
         page.close()
+        _shut_down_kernels(base, token)
 
 
 def _run_real_selfcheck(page, lesson, problems):
     """Run the lesson's self-check cell for real (the notebook was just saved with the solutions):
     a scratch cell below it clears the grading flag in this kernel, then the self-check cell is run
     again, and must grade the saved notebook at full marks for the autograded cells."""
-    cells = page.locator(".jp-Notebook .jp-Cell")
+    cells = page.locator(f"{NB} .jp-Cell")
     last = cells.nth(cells.count() - 1)  # a fixed index: .last would move to the new cell
     last.locator(".jp-InputArea-prompt").click()
     page.keyboard.press("Escape")
