@@ -238,11 +238,21 @@ def _menu(page, top, item):
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).first.click()
 
 
-def _run_all(page):
-    _menu(page, "Run", "Run All Cells")
-    page.wait_for_function(
-        f"""() => [...document.querySelectorAll('{NB} .jp-CodeCell .jp-InputArea-prompt')]
-                   .some(e => /[*\\d]/.test(e.textContent))""", timeout=60_000, polling=250)
+def _run_all(page, attempts=4):
+    """Run > Run All Cells, until the cells start (right after the page loads, JupyterLab may not
+    have enabled the command yet, and the click does nothing)."""
+    started = f"""() => [...document.querySelectorAll('{NB} .jp-CodeCell .jp-InputArea-prompt')]
+                          .some(e => /[*\\d]/.test(e.textContent))"""
+    for attempt in range(attempts):
+        page.keyboard.press("Escape")
+        page.locator(f"{NB} .jp-Cell").first.click()
+        _menu(page, "Run", "Run All Cells")
+        try:
+            page.wait_for_function(started, timeout=15_000 * (attempt + 1), polling=250)
+            return
+        except Exception:
+            continue
+    raise AssertionError(f"Run > Run All Cells did not start the cells ({attempts} tries)")
 
 
 def _shut_down_kernels(base, token):
@@ -255,8 +265,24 @@ def _shut_down_kernels(base, token):
         urllib.request.urlopen(req, timeout=60).close()
 
 
-def _wait_all_run(page, timeout_s=RUN_TIMEOUT_S):
-    page.wait_for_function(ALL_RUN, timeout=timeout_s * 1000, polling=500)
+def _wait_all_run(page, timeout_s=RUN_TIMEOUT_S, progress_shot: Path | None = None):
+    """Wait until every cell has run and the kernel is idle. With ``progress_shot``, take a
+    screenshot there the first time a progress bar is on the page (evidence of what a student sees
+    during training)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(ALL_RUN):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the cells did not all run within {timeout_s} s")
+        if progress_shot is not None:
+            bar = page.locator(f"{NB} .widget-hprogress")
+            if bar.count():
+                try:
+                    bar.first.scroll_into_view_if_needed(timeout=2_000)
+                    page.screenshot(path=str(progress_shot))
+                    progress_shot = None
+                except Exception:  # the bar closed meanwhile: try the next one
+                    pass
+        time.sleep(0.25)
     page.wait_for_function(KERNEL_IDLE, timeout=120_000, polling=500)
 
 
@@ -328,7 +354,9 @@ def test_lesson_runs_in_jupyterlab(lesson, lab, browser):
         _open_notebook(page, base, token, lesson)
         page.evaluate(WATCH_PROGRESS)
         _run_all(page)
-        _wait_all_run(page)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        _wait_all_run(page, progress_shot=ARTIFACTS / f"{lesson}-progress.png"
+                      if trains_with_progress(lesson) else None)
         ran_s = time.monotonic() - started
         problems = []
 
