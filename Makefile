@@ -11,7 +11,7 @@ PIP_EXTRA := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
-.PHONY: setup browser lab test lessons validate clean
+.PHONY: setup system-packages lab test lessons validate clean
 
 setup: $(VENV)/.installed
 
@@ -21,20 +21,23 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet $(PIP_EXTRA) -c constraints.txt -e ".[test]"
 	touch $@
 
-# tests/test_browser.py drives Debian's Chromium package (Playwright's own browser downloads are not
-# used). Installed once, only when it is missing, only as root with apt-get; otherwise that test is
-# skipped and says why.
-browser:
-	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "Installing Chromium for the browser test (apt-get)"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-	    || echo "Could not install Chromium: tests/test_browser.py will be skipped"; \
+# System packages the tests use, from Debian's archive: Chromium for tests/test_browser.py (Playwright's
+# own browser downloads are never used) and bubblewrap, the sandbox the autograder runs student
+# kernels in. Installed once, only what is missing, only as root with apt-get; elsewhere the browser
+# test is skipped and grading runs without the sandbox, each saying why.
+SYSTEM_PACKAGES := $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(shell command -v bwrap),,bubblewrap)
+
+system-packages:
+	@if [ -n "$(strip $(SYSTEM_PACKAGES))" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing $(strip $(SYSTEM_PACKAGES)) (apt-get)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES)) \
+	    || echo "Could not install $(strip $(SYSTEM_PACKAGES)): the tests that need them skip or fall back"; \
 	fi
 
 lab: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --notebook-dir=lessons $(ROOT_FLAG)
 
-test: setup browser
+test: setup system-packages
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lessons: setup
