@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["KERNELSPEC", "from_text", "to_text", "write_notebook", "read_notebook",
-           "nbgrader_role", "strip_outputs", "canonical_text"]
+           "nbgrader_role", "canonical_text"]
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 _HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?P<rest>.*)$")
@@ -139,17 +139,6 @@ def to_text(nb) -> str:
             out += cell.source.splitlines()
         out.append("")
     return "\n".join(out)
-
-
-def strip_outputs(nb) -> nbformat.NotebookNode:
-    """Clear outputs, execution counts and per-cell run metadata in place; return the notebook."""
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-        for key in ("execution", "collapsed", "scrolled"):
-            cell.metadata.pop(key, None)
-    return nb
 
 
 def read_notebook(path) -> nbformat.NotebookNode:

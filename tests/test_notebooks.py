@@ -1,6 +1,5 @@
 """Static checks of the committed notebooks: fast, no kernel."""
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
