@@ -232,7 +232,7 @@ def _grade(ws: Workspace, student: str, lesson: str, nb: Path | None, problem: s
         # A flagged submission scores nothing until an instructor has looked at it.
         result.raw_score = result.score
         result.cells = [CellScore(c.grade_id, 0.0, c.max_score, c.auto) for c in cells]
-        result.status = "flagged: " + "; ".join(dict.fromkeys(flags))
+        result.status = "flagged: " + "; ".join(dict.fromkeys(flags + _limit_notes(ws, lesson, student, graded)))
         return result
     notes = _limit_notes(ws, lesson, student, graded) + _cell_notes(graded)
     submitted_ids = {c.get("id") for c in read_notebook(nb).cells}
