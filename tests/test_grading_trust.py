@@ -15,7 +15,7 @@ import pytest
 
 from autograder import grading
 from autograder.course import Workspace
-from autograder.guard import findings, source_hash
+from autograder.guard import completed_cells, findings, record_mac, source_hash
 from autograder.sandbox import bwrap_argv, bwrap_path, sandbox_works, set_limits
 from tiny_lesson import HIDDEN_MARKER, LESSON, MAX_SCORE, make_course, write_submission
 
@@ -49,6 +49,13 @@ def test_findings_reads_tampering_and_missing_heartbeats(tmp_path):
     assert findings(tmp_path / "missing.jsonl", []) == []
     with pytest.raises(TypeError):
         findings(clean, ["1"])
+    # With the run's key, records the guard did not write are not believed.
+    key = b"k" * 32
+    signed = [dict(r, mac=record_mac(key, r)) for r in (start, {"kind": "cell", "n": 1, "h": "x", "ok": True})]
+    forged = {"kind": "cell", "n": 2, "h": "y", "ok": True, "mac": "0" * 64}
+    path = _log(tmp_path, *signed, forged)
+    assert findings(path, [1], key) == ["the grading guard's log was altered"]
+    assert completed_cells(path, key) == {(1, "x")}
     with pytest.raises(TypeError):
         source_hash(None)
     assert source_hash(" x = 1\n") == source_hash("x = 1")
@@ -223,12 +230,11 @@ def test_tampering_gains_nothing_and_is_flagged(graded_class, variant):
 
 
 @pytest.mark.notebooks
-def test_tampering_would_have_paid_without_the_guard(graded_class):
-    # The guard puts patched functions back, so most tampering already fails on its own; where it
-    # could not (hooks removed, a Tensor method shadowed before the guard restored it), the raw
-    # score shows what the submission would have earned, and the flag is what stops it.
+def test_switching_the_guard_off_pays_nothing_even_before_the_flag(graded_class):
+    # Test cells earn points only with the guard's authenticated record that their code ran
+    # (verdicts.py): a submission that removes the guard's hooks scores 0 even before the flag.
     r = graded_class["parallel"]
-    assert r["unhook"].raw_score == MAX_SCORE
+    assert r["unhook"].raw_score == 0
     assert r["read-solutions"].raw_score is not None
 
 
