@@ -301,3 +301,14 @@ def test_parallel_csv_equals_serial_csv(graded_class):
     rows = [line for line in parallel[1:] if line.split(",")[0] in SUBSET]
     assert serial[1:] == rows
     assert len(serial) == len(SUBSET) + 1
+
+
+def test_selfcheck_table_shows_flags_to_the_learner():
+    from autograder.course import CellScore
+    from autograder.selfcheck import SelfCheckRows, format_scores
+
+    rows = SelfCheckRows([(CellScore("test-a", 1.0, 1.0, True), "passed")],
+                         ["policy: cell a line 1: uses get_ipython (reaches the notebook's machinery)"])
+    text = format_scores("99-tiny", rows)
+    assert "Flagged" in text and "uses get_ipython" in text
+    assert "Flagged" not in format_scores("99-tiny", [(CellScore("test-a", 1.0, 1.0, True), "passed")])
