@@ -10,6 +10,7 @@ import csv
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from .course import ROOT, Workspace, check_lesson, lesson_names
@@ -41,7 +42,8 @@ def _worker_init(root: str, lessons: list[str], hidden: list[str], out: str, opt
     util.Finalize(ws, ws.close, exitpriority=10)  # pool workers skip atexit; this still runs
     # SIGTERM ends a worker like Ctrl-C: the finally clauses stop nbgrader and its kernel and the
     # finaliser removes the workspace.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
     for lesson in lessons:
         ws.generate(lesson)
     _WORKER.update(ws=ws, out=Path(out), opts=opts)
@@ -103,8 +105,12 @@ def grade_folder(submissions: Path, out: Path, lessons=None, root: Path = ROOT,
     bar = tqdm(total=len(jobs), desc="grading", unit="submission", file=sys.stderr,
                disable=not progress)
     results = []
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM ends grading like Ctrl-C (kernels, nbgrader and temporary folders are removed on
+    # the way out); signal handlers can only be set from the main thread.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main_thread else None
+    if main_thread:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if workers == 1:
             _worker_init(str(root), lessons, hidden, str(out), opts)
@@ -139,7 +145,8 @@ def grade_folder(submissions: Path, out: Path, lessons=None, root: Path = ROOT,
                             student, lesson, f"grading failed: the grading worker crashed "
                             f"({type(exc).__name__})"))
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
         bar.close()
     max_by_lesson = {r.lesson: r.max_score for r in results if r.max_score}
     for r in results:

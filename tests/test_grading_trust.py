@@ -312,3 +312,37 @@ def test_selfcheck_table_shows_flags_to_the_learner():
     text = format_scores("99-tiny", rows)
     assert "Flagged" in text and "uses get_ipython" in text
     assert "Flagged" not in format_scores("99-tiny", [(CellScore("test-a", 1.0, 1.0, True), "passed")])
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+def test_sigterm_leaves_no_kernel_process_or_folder(tmp_path):
+    import os
+    import signal
+
+    root = make_course(tmp_path / "course")
+    with Workspace(root, lessons=[LESSON]) as ws:
+        released = tmp_path / "released.ipynb"
+        released.write_bytes(ws.generate(LESSON).read_bytes())
+    write_submission(tmp_path / "class", "stubborn", "infinite-loop", released)
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(private_tmp))
+    code = ("import sys; from pathlib import Path; from autograder import grading\n"
+            f"grading.grade_folder(Path({str(tmp_path / 'class')!r}), Path({str(tmp_path / 'out')!r}), "
+            f"root=Path({str(root)!r}), cell_timeout=100, submission_timeout=200, feedback=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=Path(__file__).resolve().parent.parent,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    # Wait until the submission's kernel runs, then stop grading as a scheduler would.
+    while time.time() < deadline and not list(private_tmp.glob("mc-grade-*/autograded/stubborn")):
+        time.sleep(1)
+    time.sleep(5)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    time.sleep(2)
+    left = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+            and str(private_tmp) in (p / "cmdline").read_bytes().decode(errors="replace")
+            if (p / "cmdline").exists()]
+    assert left == [], left
+    assert list(private_tmp.iterdir()) == [], list(private_tmp.iterdir())

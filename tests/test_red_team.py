@@ -248,3 +248,54 @@ def test_victim_after_saboteur_keeps_its_score(tmp_path):
     assert results["b-victim"].score == MAX_SCORE and results["b-victim"].status == "graded", \
         results["b-victim"].status
     assert results["a-saboteur"].flagged
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12's and 18's rows on the real lesson 00 (one class, two workers).
+
+L00 = "00-measuring"
+
+
+@pytest.fixture(scope="module")
+def lesson00(tmp_path_factory):
+    from autograder.course import notebook_path
+
+    base = tmp_path_factory.mktemp("l00")
+    subs = base / "class"
+    blank = None
+    with Workspace(lessons=[L00]) as ws:
+        blank = read_notebook(ws.generate(L00))
+    solution = read_notebook(notebook_path(L00))
+    # Nothing implemented, and every later cell wrapped in try/except (issue 12, row 1).
+    _write_l00(subs, "transformer", _extra_cell(blank, "count-parameters", WRAP +
+                                                "get_ipython().input_transformers_post.append(_wrap)"))
+    # A correct solution whose graded function warns (issue 12, row 7).
+    warn = read_notebook(notebook_path(L00))
+    for cell in warn.cells:
+        if cell.get("id") == "count-parameters":
+            cell.source = "import warnings\n" + cell.source.replace(
+                '    """Number of parameter values', '    warnings.warn("counting")\n    """Number of parameter values', 1)
+    _write_l00(subs, "warns", warn)
+    # A correct solution that prints 200 lines of 1,000,000 characters (issue 18, row 1).
+    _write_l00(subs, "flood", _extra_cell(solution, "count-parameters", FLOOD))
+    results = grading.grade_folder(subs, base / "out", [L00], workers=2)
+    return {r.student: r for r in results}, base / "out"
+
+
+def _write_l00(folder: Path, student: str, nb) -> None:
+    dest = folder / student / L00 / f"{L00}.ipynb"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(nb, indent=1))
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+def test_lesson00_issue_rows(lesson00):
+    results, out = lesson00
+    assert results["transformer"].score == 0 and results["transformer"].flagged
+    assert results["transformer"].raw_score == 0  # the wrapped tests did not pass either
+    full = results["warns"].max_score
+    assert results["warns"].score == full and results["warns"].status == "graded", results["warns"].status
+    flood = results["flood"]
+    assert flood.score == full and "output limit" in flood.status, flood.status
+    assert (out / "feedback" / "flood" / L00 / f"{L00}.html").stat().st_size < 8_000_000
