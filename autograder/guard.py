@@ -81,6 +81,8 @@ _KERNEL_METHODS = ("do_execute", "execute_request", "dispatch_shell", "send_resp
 _WATCHED_EVENTS = {"open", "os.listdir", "os.scandir", "glob.glob", "subprocess.Popen", "os.system",
                    "os.exec", "os.posix_spawn", "os.spawn"}
 _MISSING = object()
+#: The start of the line the guard prints where it stopped a cell's printing.
+OUTPUT_CUT_KERNEL = "[output cut: this cell printed more than"
 # IPython's own names in the notebook's namespace (output cache, input history).
 _IPYTHON_NAME = re.compile(r"^(_+\d*|_i+\d*|_[oid]h|In|Out|exit|quit|get_ipython)$")
 # Code compiled from a notebook cell (IPython names the file after the cell).
@@ -469,8 +471,7 @@ class Guard:
                 if room <= 0:
                     if not guard.cut:
                         guard.cut = True
-                        _original(f"\n[output cut: this cell printed more than "
-                                  f"{guard.output_bytes} bytes]\n")
+                        _original(f"\n{OUTPUT_CUT_KERNEL} {guard.output_bytes} bytes]\n")
                     return len(text)
                 data = text.encode("utf-8", "replace")
                 guard.printed += len(data)

@@ -178,8 +178,10 @@ def _limit_notes(ws: Workspace, lesson: str, student: str, graded) -> list[str]:
     from .verdicts import OUTPUT_CUT
 
     notes = []
-    if any(OUTPUT_CUT in str(o.get("text", "")) for c in graded.cells if c.cell_type == "code"
-           for o in c.get("outputs", [])):
+    from .guard import OUTPUT_CUT_KERNEL
+
+    if any(marker in str(o.get("text", "")) for c in graded.cells if c.cell_type == "code"
+           for o in c.get("outputs", []) for marker in (OUTPUT_CUT, OUTPUT_CUT_KERNEL)):
         notes.append(f"output limit: output beyond {ws.output_kb} kB per cell or "
                      f"{ws.notebook_output_kb} kB per notebook was dropped (--output-kb)")
     if ws.hit_process_limit():
