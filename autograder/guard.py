@@ -135,9 +135,18 @@ def _same(current, value) -> bool:
             and current.__func__ is value.__func__ and current.__self__ is value.__self__)
 
 
+def _written_in_cell(obj) -> bool:
+    """Whether an import hook (a class, a function or an instance) comes from a notebook cell."""
+    if isinstance(obj, type) or hasattr(getattr(obj, "__func__", obj), "__code__"):
+        return _from_cell(obj)
+    return _from_cell(type(obj))
+
+
 def _from_cell(fn) -> bool:
     """Whether ``fn`` (a function, method, partial or class) was written in a notebook cell, or is
     something the guard cannot place (a builtin bound to arbitrary arguments)."""
+    if isinstance(fn, type):
+        return any(_from_cell(v) for v in vars(fn).values() if isinstance(v, types.FunctionType))
     fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
     if code is None:
@@ -311,11 +320,18 @@ class Guard:
                     value.__kwdefaults__ = code[2]
         for label, container, attr, items in self.lists:
             current = getattr(container, attr, None)
-            if not isinstance(current, list) or len(current) != len(items) or any(
-                    a is not b for a, b in zip(current, items)):
+            if not isinstance(current, list):
+                continue  # the attribute itself is checked (and put back) above
+            if label.startswith("sys."):
+                # Libraries add import hooks as they are imported (honest); entries written in a
+                # cell, or removing the ones there were, are not.
+                kept = [x for x in current if any(x is y for y in items) or not _written_in_cell(x)]
+                if any(not any(x is y for y in current) for x in items) or len(kept) != len(current):
+                    self.report(f"{label} was changed")
+                    current[:] = items + [x for x in kept if not any(x is y for y in items)]
+            elif len(current) != len(items) or any(a is not b for a, b in zip(current, items)):
                 self.report(f"{label} was changed")
-                if isinstance(current, list):
-                    current[:] = items
+                current[:] = items
         for label, live, saved in self.dicts:
             for k in set(live) | set(saved):
                 now, then = live.get(k, _MISSING), saved.get(k, _MISSING)
