@@ -59,7 +59,8 @@ _MODULE_RULES = {
     "threading": "threads", "_thread": "threads", "concurrent": "threads", "asyncio": "threads",
     "sched": "threads", "socket": "network", "urllib": "network", "http": "network",
     "requests": "network", "ssl": "network", "ftplib": "network", "smtplib": "network",
-    "resource": "processes", "sys.monitoring": "trace", "pdb": "trace", "bdb": "trace",
+    "resource": "processes", "torch.overrides": "comparison-override",
+    "torch.utils._python_dispatch": "comparison-override", "torch._C": "native", "sys.monitoring": "trace", "pdb": "trace", "bdb": "trace",
 }
 # (module, attribute) pairs, after resolving aliases; "*" matches any attribute of the module.
 _ATTR_RULES = {
@@ -143,7 +144,7 @@ class Finding:
     what: str
 
     def reason(self) -> str:
-        return f"policy: cell {self.cell} line {self.line}: {self.what} ({RULES[self.rule]})"
+        return f"policy [{self.rule}]: cell {self.cell} line {self.line}: {self.what} ({RULES[self.rule]})"
 
 
 def _ipython_source(source: str) -> str:
