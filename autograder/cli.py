@@ -60,16 +60,35 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_grade(args) -> int:
-    sandbox = {"auto": None, "require": True, "off": False}[args.sandbox]
+    from .sandbox import bwrap_path, sandbox_works
+
+    if args.sandbox == "off":
+        sandbox = False
+        print("grade: --sandbox off: kernels run as your user, with your files and the network "
+              "reachable; grade only trusted submissions this way", file=sys.stderr)
+    else:
+        # Untrusted code is never run unsandboxed by default.
+        if not sandbox_works(bwrap_path()):
+            print("grade: bubblewrap (bwrap) is missing or cannot create namespaces here, so the "
+                  "submissions cannot be sandboxed. Install it (apt-get install bubblewrap), or "
+                  "pass --sandbox off to grade without the sandbox (unsafe for untrusted work).",
+                  file=sys.stderr)
+            return 2
+        sandbox = True
     try:
         results = grading.grade_folder(
             Path(args.submissions), Path(args.out), _lessons(args.lesson or []),
             feedback=not args.no_feedback, workers=args.workers, submission_timeout=args.timeout,
             cell_timeout=args.cell_timeout, memory_mb=args.memory_mb, sandbox=sandbox,
-            progress=not args.no_progress)
+            progress=not args.no_progress, cpu_seconds=args.cpu_seconds,
+            pids=args.max_processes, output_kb=args.output_kb,
+            notebook_output_kb=args.notebook_output_kb, disk_mb=args.disk_mb)
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("grade: interrupted; kernels and temporary folders were removed", file=sys.stderr)
+        return 130
     for r in results:
         print(f"{r.student:20s} {r.lesson:26s} {r.score:6g} / {r.max_score:<6g} {r.status}")
     print(f"wrote {Path(args.out) / 'grades.csv'}"
@@ -122,8 +141,19 @@ def main(argv=None) -> int:
                    help="seconds one cell may take (default: the course's 120)")
     p.add_argument("--memory-mb", type=_positive_int, default=4096,
                    help="memory (address space) of one grading kernel, in MiB (default 4096)")
-    p.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto",
-                   help="run kernels under bubblewrap: when it works (auto), or fail without it")
+    p.add_argument("--sandbox", choices=["on", "require", "off"], default="on",
+                   help="run kernels under bubblewrap (on, the default: refuse to grade without "
+                        "it; require: the same) or not at all (off: only for trusted work)")
+    p.add_argument("--cpu-seconds", type=_positive_int, default=1800,
+                   help="CPU time one grading kernel may use, all threads together (default 1800)")
+    p.add_argument("--max-processes", type=_positive_int, default=256,
+                   help="processes and threads one grading kernel may have (default 256)")
+    p.add_argument("--output-kb", type=_positive_int, default=1000,
+                   help="output kept per cell, in kB; the rest is dropped (default 1000)")
+    p.add_argument("--notebook-output-kb", type=_positive_int, default=5000,
+                   help="output kept per notebook, in kB (default 5000)")
+    p.add_argument("--disk-mb", type=_positive_int, default=512,
+                   help="largest file and size of the private /tmp of a kernel, MiB (default 512)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=cmd_grade)
     p = sub.add_parser("selfcheck", help="grade one notebook locally with the hidden tests")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import site
@@ -121,12 +122,22 @@ class Workspace:
     require it; False: never). ``cell_timeout``: seconds one cell may run (default: the course
     config's 120). ``memory_mb``: address-space limit of a grading kernel. ``hidden``: more
     folders a grading kernel must not read (grade_folder passes the submissions and the output).
-    ``guard``: install the tamper guard in grading kernels.
+    ``guard``: install the tamper guard in grading kernels. Limits of a grading kernel (None: no
+    limit): ``cpu_seconds`` (CPU time), ``pids`` (processes and threads), ``output_kb`` and
+    ``notebook_output_kb`` (output kept per cell and per notebook), ``disk_mb`` (largest file and
+    the private /tmp).
+
+    Everything a grading kernel could write that another submission's grading reads (the guard's
+    files, the kernelspec, the sandbox policy, the IPython profile, the matplotlib folder, the
+    course config, the solution notebooks) is written afresh before every ``autograde``.
     """
 
     def __init__(self, root: Path = ROOT, path: Path | None = None, lessons=None, *,
                  sandbox: bool | None = None, cell_timeout: float | None = None,
-                 memory_mb: int | None = 4096, hidden=(), guard: bool = True):
+                 memory_mb: int | None = 4096, hidden=(), guard: bool = True,
+                 cpu_seconds: int | None = 1800, pids: int | None = 256,
+                 output_kb: int | None = 1000, notebook_output_kb: int | None = 5000,
+                 disk_mb: int = 512):
         from .sandbox import bwrap_path, sandbox_works
 
         self.root = Path(root)
@@ -138,6 +149,10 @@ class Workspace:
             raise ValueError(f"cell_timeout must be a positive number of seconds, got {cell_timeout!r}")
         if memory_mb is not None and (not isinstance(memory_mb, int) or memory_mb < 256):
             raise ValueError(f"memory_mb must be an integer of at least 256, got {memory_mb!r}")
+        for name, value in (("cpu_seconds", cpu_seconds), ("pids", pids), ("output_kb", output_kb),
+                            ("notebook_output_kb", notebook_output_kb), ("disk_mb", disk_mb)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
         works = sandbox_works(bwrap_path()) if sandbox is not False else False
         if sandbox is True and not works:
             raise RuntimeError("sandbox=True but bubblewrap (bwrap) is missing or cannot create "
@@ -146,12 +161,28 @@ class Workspace:
         self.guarded = guard
         self.cell_timeout = cell_timeout
         self.memory_mb = memory_mb
+        self.cpu_seconds = cpu_seconds
+        self.pids = pids
+        self.output_kb = output_kb
+        self.notebook_output_kb = notebook_output_kb
+        self.disk_mb = disk_mb
         self.hidden = [Path(h).resolve() for h in hidden]
+        self._protected: dict[str, list[str]] = {}
+        self._key = b""
+        self.pids_limit = None
+        if pids is not None:
+            from .sandbox import PidsLimit
+            self.pids_limit = PidsLimit(f"mc-grade-{self.path.name}", pids)
+            if self.pids_limit.path is None:
+                self.pids_limit = None
         config = CONFIG.read_text()
         # The workspace's own additions to the course config (the repository's stays as it is).
         config += "\n# Added by the autograder for this temporary course folder.\n"
         if cell_timeout is not None:
             config += f"c.Execute.timeout = {float(cell_timeout)!r}\n"
+        config += (f"c.GradingExecute.cell_output_bytes = {output_kb * 1000 if output_kb else -1}\n"
+                   f"c.GradingExecute.notebook_output_bytes = "
+                   f"{notebook_output_kb * 1000 if notebook_output_kb else -1}\n")
         # Unix socket paths are limited to ~107 bytes: a deep workspace gets a short runtime folder.
         self.runtime = self.private / "jupyter-runtime"
         self._extra_dirs: list[Path] = []
@@ -167,13 +198,20 @@ class Workspace:
             conn = self.runtime / "kernel.json"
             config += f"c.KernelManager.connection_file = {str(conn)!r}\n"
             config += f"c.KernelManager.ip = {str(conn.with_suffix('')) + '-ipc'!r}\n"
+        self._config_text = config
         (self.path / "nbgrader_config.py").write_text(config)
-        for lesson in lessons if lessons is not None else lesson_names(self.root):
-            src = self.root / "solutions" / check_lesson(lesson, self.root)
-            shutil.copytree(src, self.path / "solutions" / lesson, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        self.lessons = list(lessons if lessons is not None else lesson_names(self.root))
+        for lesson in self.lessons:
+            self._copy_solution(check_lesson(lesson, self.root))
         self._generated: set[str] = set()
         self._write_kernel_setup()
+
+    def _copy_solution(self, lesson: str) -> None:
+        src = self.root / "solutions" / lesson
+        dest = self.path / "solutions" / lesson
+        if dest.exists():
+            shutil.rmtree(dest, onerror=_make_writable_and_retry)
+        shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
 
     # -- grading kernels -----------------------------------------------------------------------
     @property
@@ -188,9 +226,25 @@ class Workspace:
         """Kernelspec (through the sandbox launcher), IPython startup file (the guard) and the
         sandbox's configuration, all inside the workspace."""
 
+        from .sandbox import SandboxPolicy
+
         home = self.private
-        for sub in ("jupyter-runtime", "guard", "jupyter-config", "matplotlib"):
+        # Fresh every time: a kernel that could write here (without the sandbox) must not change
+        # how the next submission is graded.
+        for sub in ("guard", "jupyter-config", "matplotlib", "ipython", "jupyter-path",
+                    "jupyter-data"):
+            if (home / sub).exists():
+                shutil.rmtree(home / sub, onerror=_make_writable_and_retry)
+        if self.runtime.exists():
+            for entry in self.runtime.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        for sub in ("jupyter-runtime", "guard", "jupyter-config", "matplotlib", "protected"):
             (home / sub).mkdir(parents=True, exist_ok=True)
+        self.runtime.mkdir(parents=True, exist_ok=True)
+        (self.path / "nbgrader_config.py").write_text(self._config_text)
         profile = home / "ipython" / "profile_default"
         for sub in ("startup", "security", "log", "pid"):
             (profile / sub).mkdir(parents=True, exist_ok=True)
@@ -211,28 +265,33 @@ class Workspace:
 
         ro = [str(p) for p in prefixes if p.exists() and not exposes_hidden(p)]
         ro += [str(p) for p in allowed_code] + [str(home)]
-        config = {
-            "sandbox": self.sandboxed,
-            "ro": list(dict.fromkeys(ro)),
-            "rw": [str(self.runtime), str(home / "guard")],
-            "hide": [str(h) for h in hidden],
-            "memory_mb": self.memory_mb,
-            "cpu_seconds": None,
-            "file_mb": 512,
-            "tmp_mb": 512,
+        policy = SandboxPolicy(
+            sandbox=self.sandboxed,
+            ro=list(dict.fromkeys(ro)),
+            rw=[str(self.runtime), str(home / "guard")],
+            hide=[str(h) for h in hidden],
+            memory_mb=self.memory_mb,
+            cpu_seconds=self.cpu_seconds,
+            file_mb=self.disk_mb,
+            tmp_mb=self.disk_mb,
+            pids=self.pids,
+            pids_cgroup=str(self.pids_limit.path) if self.pids_limit else None,
             # Inside the sandbox only (the launcher applies it there): a writable matplotlib folder.
-            "env": {"MPLCONFIGDIR": "/tmp/matplotlib"},
-            "cache": str(Path(cache).resolve()),
+            env={"MPLCONFIGDIR": "/tmp/matplotlib"},
+            cache=str(Path(cache).resolve()),
             # IPython needs a writable folder: a fresh one in the sandbox's /tmp, with the
             # startup file and kernel config mounted read-only into it.
-            "ipython_profile": str(profile),
-        }
-        (home / "sandbox.json").write_text(json.dumps(config, indent=1))
+            ipython_profile=str(profile),
+        )
+        policy.write(home / "sandbox.json")
+        # The interpreter by a path the sandbox shows (a virtual environment reached through a
+        # symlink inside the course would be hidden with the course).
+        python = str(Path(sys.executable).parent.resolve() / Path(sys.executable).name)
         spec = home / "jupyter-path" / "kernels" / "python3"
         spec.mkdir(parents=True, exist_ok=True)
         (spec / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "autograder.sandbox", str(home / "sandbox.json"), "--",
-                     sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "argv": [python, "-m", "autograder.sandbox", str(home / "sandbox.json"), "--",
+                     python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": "Python 3 (ipykernel)", "language": "python",
             # ipykernel interrupts itself on request: a signal to the launcher would not reach a
             # kernel in its own session inside the sandbox.
@@ -243,7 +302,10 @@ class Workspace:
             "MCLIB_GUARD_FORBID": os.pathsep.join(str(h) for h in hidden),
             # What the kernel may read inside the forbidden places: Python, mclib, its own files.
             "MCLIB_GUARD_ALLOW": os.pathsep.join(ro + [cache]),
+            "MCLIB_GUARD_KEY_FILE": str(home / "guard" / "key"),
         }
+        if self.output_kb:
+            self._guard_env["MCLIB_GUARD_OUTPUT_BYTES"] = str(self.output_kb * 1000)
 
     def _write_startup(self) -> None:
         """(Re)write the guard's IPython startup file. Rewritten before every grading run: without
@@ -283,6 +345,14 @@ class Workspace:
             proc.communicate()
             raise GradingTimeout(f"`nbgrader {' '.join(args)}` ran longer than {timeout:g} s "
                                  f"and was stopped") from None
+        except BaseException:
+            # Ctrl-C, SIGTERM (turned into an exception by the caller) or any error: nbgrader and
+            # the kernel it started go with us.
+            _kill_group(proc.pid)
+            proc.wait()
+            raise
+        finally:
+            self._kill_stragglers()
         if proc.returncode != 0:
             raise NbgraderError(f"`nbgrader {' '.join(args)}` exited {proc.returncode}:\n"
                                 f"{stdout[-3000:]}\n{stderr[-3000:]}")
@@ -316,28 +386,62 @@ class Workspace:
         args = ["autograde", lesson, "--force", "--create"]
         if student is not None:
             args += ["--student", student]
-        if self.guard_log.exists():
-            self.guard_log.unlink()
-        self._write_startup()
+        protected = self._protected_cells(lesson)
+        # Everything a previous kernel could have written is rewritten (see the class docstring).
+        self._copy_solution(lesson)
+        self._write_kernel_setup()
+        self._key = secrets.token_bytes(32)
+        key_file = self.private / "guard" / "key"
+        key_file.write_bytes(self._key)
+        protected_file = self.private / "protected" / f"{lesson}.json"
+        protected_file.write_text(json.dumps(protected))
         env = self.env()
-        env["MCLIB_GUARD_PROTECTED"] = str(self._protected_cells(lesson))
+        env["MCLIB_GUARD_PROTECTED"] = str(protected_file)
+        if self.guarded:
+            # Read by the verdicts (verdicts.py) in nbgrader's process; the kernel launcher passes
+            # only an allow-list of variables on, so the kernel never sees the key this way.
+            env["MCLIB_VERDICT_KEY"] = self._key.hex()
+            env["MCLIB_VERDICT_LOG"] = str(self.guard_log)
+        self._pids_hits = self.pids_limit.hits() if self.pids_limit else 0
         self.nbgrader(*args, timeout=timeout, env=env)
 
-    def _protected_cells(self, lesson: str) -> Path:
-        """A file listing the source hashes of ``lesson``'s test and locked cells as nbgrader runs
-        them (from the gradebook, hidden tests included): the guard protects what they define."""
+    def limits_hit(self) -> set[str]:
+        """Limits the guard saw the last ``autograde`` hit ("cpu")."""
+        from .guard import _records
+
+        if not self.guard_log.is_file():
+            return set()
+        records, _ = _records(self.guard_log, self._key or None)
+        return {r.get("what") for r in records if r.get("kind") == "limit"}
+
+    def _kill_stragglers(self) -> None:
+        """Processes a kernel left in its own session (bubblewrap's --new-session, or a
+        double-forked child): found through the pids cgroup, when there is one."""
+        if self.pids_limit is not None and self.pids_limit.path is not None:
+            for task in (self.pids_limit.path / "cgroup.procs").read_text().split():
+                try:
+                    os.kill(int(task), signal.SIGKILL)
+                except (ProcessLookupError, ValueError, PermissionError):
+                    pass
+
+    def hit_process_limit(self) -> bool:
+        """Whether the last ``autograde`` had a fork or thread refused by the process limit."""
+        return bool(self.pids_limit) and self.pids_limit.hits() > getattr(self, "_pids_hits", 0)
+
+    def _protected_cells(self, lesson: str) -> list[str]:
+        """The source hashes of ``lesson``'s test and locked cells as nbgrader runs them (from the
+        gradebook, hidden tests included): the guard protects what they define. Kept in the
+        grader's memory and written afresh for every submission."""
         from nbgrader.api import Gradebook
 
         from .guard import source_hash
 
-        path = self.private / "guard" / f"protected-{lesson}.json"
-        if not path.exists():
+        if lesson not in self._protected:
             with Gradebook(f"sqlite:///{self.path / 'gradebook.db'}") as gb:
                 cells = gb.find_notebook(lesson, lesson).source_cells
-                hashes = sorted({source_hash(c.source) for c in cells
-                                 if c.cell_type == "code" and c.locked})
-            path.write_text(json.dumps(hashes))
-        return path
+                self._protected[lesson] = sorted({source_hash(c.source) for c in cells
+                                                  if c.cell_type == "code" and c.locked})
+        return self._protected[lesson]
 
     def guard_findings(self, lesson: str, student: str) -> list[str]:
         """Why the guard flags ``student``'s last autograded run (empty: nothing seen)."""
@@ -356,7 +460,7 @@ class Workspace:
         labels = [(str(self.path), "<grading folder>"), (str(self.root.resolve()), "<course>"),
                   (str(ROOT), "<course>")] + [(str(h), "<submissions or output>") for h in self.hidden]
         out = []
-        for reason in findings(self.guard_log, counts):
+        for reason in findings(self.guard_log, counts, self._key or None):
             for path, label in sorted(labels, key=lambda pl: -len(pl[0])):
                 reason = reason.replace(path, label)
             out.append(reason)
@@ -395,6 +499,8 @@ class Workspace:
         return sorted(out, key=lambda s: order.get(s.grade_id, 0))
 
     def close(self) -> None:
+        if self.pids_limit is not None:
+            self.pids_limit.close()
         if self._owned and self.path.exists():
             shutil.rmtree(self.path, onerror=_make_writable_and_retry)
         for extra in self._extra_dirs:

@@ -1,10 +1,15 @@
 """What a student sees after grading, without the hidden tests."""
 from __future__ import annotations
 
-from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+import re
 
-__all__ = ["ShortenTracebacks", "error_summary"]
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool, Integer
+
+__all__ = ["ShortenTracebacks", "RedactHiddenTests", "error_summary", "hidden_lines", "redact"]
+
+_HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+REDACTED = "[line hidden by the grader: it quotes a hidden test]"
 
 
 def error_summary(cell) -> str | None:
@@ -13,6 +18,28 @@ def error_summary(cell) -> str | None:
         if out.get("output_type") == "error":
             return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip()
     return None
+
+
+def hidden_lines(nb, min_chars: int = 6) -> set[str]:
+    """The stripped lines of every hidden-test block of ``nb`` with at least ``min_chars``
+    characters (shorter ones, such as ``)`` or ``else:``, quote nothing)."""
+    lines = set()
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        for block in _HIDDEN.findall(cell.get("source", "") + "\n"):
+            lines |= {ln.strip() for ln in block.splitlines() if len(ln.strip()) >= min_chars}
+    return lines
+
+
+def redact(text: str, lines: set[str]) -> str:
+    """``text`` with every line that contains one of ``lines`` replaced by a marker."""
+    if not lines or not isinstance(text, str):
+        return text
+    out = []
+    for ln in text.split("\n"):
+        out.append(REDACTED if any(h in ln for h in lines) else ln)
+    return "\n".join(out)
 
 
 class ShortenTracebacks(Preprocessor):
@@ -25,4 +52,37 @@ class ShortenTracebacks(Preprocessor):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+        return cell, resources
+
+
+class RedactHiddenTests(Preprocessor):
+    """Hide every output line, in any cell, that quotes a line of a hidden test: whatever a
+    submission printed (its own cells' source, the test code it saw run), the feedback never
+    shows the hidden tests. Runs before nbgrader's ClearHiddenTests, which removes them from the
+    cells' source."""
+
+    enabled = Bool(True).tag(config=True)
+    min_chars = Integer(6, help="hidden-test lines shorter than this are not searched for").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        self._lines = hidden_lines(nb, self.min_chars)
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, index):
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = redact(out["text"], self._lines)
+            for key in ("evalue", "ename"):
+                if key in out:
+                    out[key] = redact(out[key], self._lines)
+            if "traceback" in out:
+                out["traceback"] = [redact(t, self._lines) for t in out["traceback"]]
+            for mime, value in list(out.get("data", {}).items()):
+                if isinstance(value, str) and (mime.startswith("text/") or mime.endswith(("json", "javascript"))):
+                    out["data"][mime] = redact(value, self._lines)
+                elif isinstance(value, list):
+                    out["data"][mime] = [redact(v, self._lines) for v in value]
+                elif not isinstance(value, str):
+                    out["data"][mime] = redact(str(value), self._lines) if self._lines and any(
+                        h in str(value) for h in self._lines) else value
         return cell, resources

@@ -18,14 +18,37 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
+# How a test cell is scored (autograder/verdicts.py): it earns its points exactly when the
+# instructor's test code ran to completion without raising, as seen from the grader's side of the
+# kernel connection (the execute reply, and in the course's grading runs the guard's authenticated
+# record of the code that ran). Printed output, warnings, stderr and displayed values neither give
+# nor take points, and there is no partial credit: nbgrader's output-based rule
+# (utils.determine_grade, which reads a displayed number as partial credit and zeroes any stderr)
+# is switched off by replacing its Execute and SaveAutoGrades preprocessors.
+c.Autograde.autograde_preprocessors = [
+    "autograder.verdicts.GradingExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "autograder.verdicts.SaveVerdicts",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Output is bounded in bytes as it arrives (per cell and per notebook; a marker says where it was
+# cut), so nbgrader's line limit is not needed; its traceback limit stays.
+c.GradingExecute.cell_output_bytes = 1_000_000
+c.GradingExecute.notebook_output_bytes = 5_000_000
+c.LimitOutput.max_lines = -1
+
 # What a student sees in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Feedback must not reveal hidden tests: their source is cleared and error tracebacks (which quote
-# the failing lines) are cut down to the exception's type and message.
+# Feedback must not reveal hidden tests: any output line quoting one is redacted, their source is
+# cleared and error tracebacks (which quote the failing lines) are cut down to type and message.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "autograder.feedback.RedactHiddenTests",
     "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.feedback.ShortenTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",

@@ -24,10 +24,130 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["bwrap_path", "sandbox_works", "bwrap_argv", "set_limits", "main"]
+__all__ = ["SandboxPolicy", "bwrap_path", "sandbox_works", "bwrap_argv", "set_limits", "main",
+           "kernel_env", "ENV_ALLOW", "PidsLimit"]
+
+#: The environment variables a grading kernel gets (everything else of the grader's environment,
+#: its secrets included, stays out): locale, paths the Workspace sets, the guard's files (which
+#: the guard removes once read) and thread counts.
+ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH", "PYTHONHASHSEED",
+             "PYTHONDONTWRITEBYTECODE", "MPLBACKEND", "MPLCONFIGDIR", "MCLIB_PROGRESS",
+             "MCLIB_GRADING", "MCLIB_CACHE", "IPYTHONDIR", "JUPYTER_CONFIG_DIR",
+             "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "JUPYTER_PATH", "OMP_NUM_THREADS",
+             "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NBGRADER_EXECUTION", "HOME", "TMPDIR",
+             "PYDEVD_DISABLE_FILE_VALIDATION")
+ENV_ALLOW_PREFIXES = ("LC_", "MCLIB_GUARD_")
+
+
+@dataclass
+class SandboxPolicy:
+    """Everything the kernel launcher needs, written by the Workspace as JSON next to the
+    kernelspec (fresh for every submission).
+
+    ``sandbox``: run under bubblewrap. ``ro``/``rw``: paths bound read-only / writable; ``hide``:
+    paths that must not be visible (an empty folder is put on top where a bound path exposes
+    them). Limits (None: none): ``memory_mb`` (address space), ``cpu_seconds`` (CPU time of the
+    kernel), ``file_mb`` (largest file it may write), ``tmp_mb`` (its private /tmp), ``pids``
+    (processes and threads, see ``PidsLimit``). ``env``: variables set inside the sandbox.
+    ``cache``: the trained-model cache, mounted file by file read-only. ``ipython_profile``: the
+    IPython profile whose startup folder and kernel config are mounted read-only.
+    """
+
+    sandbox: bool = False
+    ro: list = field(default_factory=list)
+    rw: list = field(default_factory=list)
+    hide: list = field(default_factory=list)
+    memory_mb: int | None = 4096
+    cpu_seconds: int | None = None
+    file_mb: int | None = 512
+    tmp_mb: int = 512
+    pids: int | None = None
+    pids_cgroup: str | None = None
+    env: dict = field(default_factory=dict)
+    cache: str | None = None
+    ipython_profile: str | None = None
+
+    def __post_init__(self):
+        for key in ("ro", "rw", "hide"):
+            if not isinstance(getattr(self, key), list):
+                raise ValueError(f"sandbox policy: {key!r} must be a list of paths")
+        for key in ("memory_mb", "cpu_seconds", "file_mb", "pids"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+                raise ValueError(f"sandbox policy: {key} must be a positive integer or None, got {value!r}")
+
+    def write(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def read(cls, path: Path) -> "SandboxPolicy":
+        data = json.loads(Path(path).read_text())
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def kernel_env(environ: dict) -> dict:
+    """The allow-listed part of ``environ`` (see ``ENV_ALLOW``)."""
+    return {k: v for k, v in environ.items()
+            if k in ENV_ALLOW or k.startswith(ENV_ALLOW_PREFIXES)}
+
+
+class PidsLimit:
+    """A limit on the processes and threads of one grading kernel and everything it starts.
+
+    Linux offers two mechanisms. A ``pids`` cgroup (v1 ``/sys/fs/cgroup/pids`` or a writable v2
+    hierarchy) counts exactly the kernel's tasks: used when the grader may create one (as root, or
+    with a delegated cgroup). Otherwise ``RLIMIT_NPROC`` is set in the launcher, which counts every
+    process of the user (so the limit is added to what the user already runs) and which root
+    ignores: without a cgroup, grading as root has no process limit (README says so).
+    """
+
+    def __init__(self, name: str, limit: int):
+        self.limit = limit
+        self.path: Path | None = None
+        for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+            if (base / "cgroup.procs").exists() and os.access(base, os.W_OK) and (
+                    base.name == "pids" or "pids" in _read(base / "cgroup.subtree_control")):
+                try:
+                    path = base / name
+                    path.mkdir(exist_ok=True)
+                    (path / "pids.max").write_text(str(limit))
+                    self.path = path
+                    break
+                except OSError:
+                    continue
+
+    def hits(self) -> int:
+        """How many times a fork was refused by the limit so far."""
+        if self.path is None:
+            return 0
+        for line in _read(self.path / "pids.events").splitlines():
+            if line.startswith("max "):
+                return int(line.split()[1])
+        return 0
+
+    def close(self) -> None:
+        if self.path is not None:
+            for task in _read(self.path / "cgroup.procs").split():
+                try:
+                    os.kill(int(task), 9)
+                except (ProcessLookupError, ValueError, PermissionError):
+                    pass
+            try:
+                self.path.rmdir()
+            except OSError:
+                pass
+
+
+def _read(path: Path) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
 
 
 def bwrap_path() -> str | None:
@@ -54,13 +174,29 @@ def sandbox_works(bwrap: str | None = None) -> bool:
     return proc.returncode == 0
 
 
-def set_limits(memory_mb: int | None, cpu_seconds: int | None, file_mb: int | None) -> None:
-    """Resource limits for this process and everything it starts (None: leave as is)."""
+def _user_processes() -> int:
+    uid = os.getuid()
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                count += entry.stat().st_uid == uid and len(list((entry / "task").iterdir()))
+            except OSError:
+                pass
+    return count
+
+
+def set_limits(memory_mb: int | None, cpu_seconds: int | None, file_mb: int | None,
+               nproc: int | None = None) -> None:
+    """Resource limits for this process and everything it starts (None: leave as is). ``nproc``
+    (processes and threads) uses RLIMIT_NPROC, on top of what the user already runs; root
+    ignores it (see ``PidsLimit``)."""
     import resource
 
     for limit, value in ((resource.RLIMIT_AS, memory_mb and memory_mb * 2**20),
                          (resource.RLIMIT_CPU, cpu_seconds),
-                         (resource.RLIMIT_FSIZE, file_mb and file_mb * 2**20)):
+                         (resource.RLIMIT_FSIZE, file_mb and file_mb * 2**20),
+                         (resource.RLIMIT_NPROC, nproc and nproc + _user_processes())):
         if value is None:
             continue
         if not isinstance(value, int) or value <= 0:
@@ -68,7 +204,9 @@ def set_limits(memory_mb: int | None, cpu_seconds: int | None, file_mb: int | No
         soft, hard = resource.getrlimit(limit)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
-        resource.setrlimit(limit, (value, hard if hard != resource.RLIM_INFINITY else value))
+        # CPU time: SIGXCPU at the soft limit (the guard logs it), SIGKILL a few seconds later.
+        top = value + 5 if limit == resource.RLIMIT_CPU else value
+        resource.setrlimit(limit, (value, hard if hard != resource.RLIM_INFINITY and hard < top else top))
 
 
 def _system_binds() -> list[str]:
@@ -82,12 +220,12 @@ def _system_binds() -> list[str]:
     return args
 
 
-def bwrap_argv(bwrap: str, config: dict, cwd: str, command: list[str]) -> list[str]:
-    """The full bwrap command line that runs ``command`` in ``cwd`` under ``config`` (the JSON the
-    Workspace writes: ``ro``, ``rw`` and ``hide`` lists of paths, ``tmp_mb``, ``env``)."""
-    for key in ("ro", "rw", "hide"):
-        if not isinstance(config.get(key, []), list):
-            raise ValueError(f"sandbox config: {key!r} must be a list of paths")
+def bwrap_argv(bwrap: str, config: SandboxPolicy | dict, cwd: str, command: list[str]) -> list[str]:
+    """The full bwrap command line that runs ``command`` in ``cwd`` under ``config`` (a
+    SandboxPolicy, or a dict of its fields)."""
+    if isinstance(config, dict):
+        config = SandboxPolicy(**config)
+    config = asdict(config)
     args = [bwrap, "--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid",
             "--unshare-ipc", "--unshare-uts", "--hostname", "grading"]
     args += _system_binds()
@@ -146,15 +284,25 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) < 3 or argv[1] != "--":
         print("usage: python -m autograder.sandbox CONFIG.json -- COMMAND ...", file=sys.stderr)
         return 2
-    config = json.loads(Path(argv[0]).read_text())
+    policy = SandboxPolicy.read(Path(argv[0]))
     command = argv[2:]
-    set_limits(config.get("memory_mb"), config.get("cpu_seconds"), config.get("file_mb"))
+    if policy.pids_cgroup:
+        # Joined before anything else starts: every process and thread of the kernel counts.
+        try:
+            (Path(policy.pids_cgroup) / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError as exc:
+            print(f"autograder.sandbox: cannot join the pids cgroup: {exc}", file=sys.stderr)
+            return 3
+    set_limits(policy.memory_mb, policy.cpu_seconds, policy.file_mb,
+               None if policy.pids_cgroup else policy.pids)
     cwd = os.path.realpath(os.getcwd())
-    bwrap = bwrap_path() if config.get("sandbox") else None
+    # The grader's environment (its secrets, the key of the guard's records) stays out.
+    env = kernel_env(dict(os.environ))
+    bwrap = bwrap_path() if policy.sandbox else None
     if bwrap:
-        full = bwrap_argv(bwrap, config, cwd, command)
-        os.execv(full[0], full)
-    os.execv(command[0], command)
+        full = bwrap_argv(bwrap, policy, cwd, command)
+        os.execve(full[0], full, env)
+    os.execve(command[0], command, env)
     return 1  # not reached
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from autograder import grading
 from autograder.course import Workspace
-from autograder.guard import findings, source_hash
+from autograder.guard import completed_cells, findings, record_mac, source_hash
 from autograder.sandbox import bwrap_argv, bwrap_path, sandbox_works, set_limits
 from tiny_lesson import HIDDEN_MARKER, LESSON, MAX_SCORE, make_course, write_submission
 
@@ -49,6 +49,13 @@ def test_findings_reads_tampering_and_missing_heartbeats(tmp_path):
     assert findings(tmp_path / "missing.jsonl", []) == []
     with pytest.raises(TypeError):
         findings(clean, ["1"])
+    # With the run's key, records the guard did not write are not believed.
+    key = b"k" * 32
+    signed = [dict(r, mac=record_mac(key, r)) for r in (start, {"kind": "cell", "n": 1, "h": "x", "ok": True})]
+    forged = {"kind": "cell", "n": 2, "h": "y", "ok": True, "mac": "0" * 64}
+    path = _log(tmp_path, *signed, forged)
+    assert findings(path, [1], key) == ["the grading guard's log was altered"]
+    assert completed_cells(path, key) == {(1, "x")}
     with pytest.raises(TypeError):
         source_hash(None)
     assert source_hash(" x = 1\n") == source_hash("x = 1")
@@ -223,12 +230,11 @@ def test_tampering_gains_nothing_and_is_flagged(graded_class, variant):
 
 
 @pytest.mark.notebooks
-def test_tampering_would_have_paid_without_the_guard(graded_class):
-    # The guard puts patched functions back, so most tampering already fails on its own; where it
-    # could not (hooks removed, a Tensor method shadowed before the guard restored it), the raw
-    # score shows what the submission would have earned, and the flag is what stops it.
+def test_switching_the_guard_off_pays_nothing_even_before_the_flag(graded_class):
+    # Test cells earn points only with the guard's authenticated record that their code ran
+    # (verdicts.py): a submission that removes the guard's hooks scores 0 even before the flag.
     r = graded_class["parallel"]
-    assert r["unhook"].raw_score == MAX_SCORE
+    assert r["unhook"].raw_score == 0
     assert r["read-solutions"].raw_score is not None
 
 
@@ -295,3 +301,53 @@ def test_parallel_csv_equals_serial_csv(graded_class):
     rows = [line for line in parallel[1:] if line.split(",")[0] in SUBSET]
     assert serial[1:] == rows
     assert len(serial) == len(SUBSET) + 1
+
+
+def test_selfcheck_table_shows_flags_to_the_learner():
+    from autograder.course import CellScore
+    from autograder.selfcheck import SelfCheckRows, format_scores
+
+    rows = SelfCheckRows([(CellScore("test-a", 1.0, 1.0, True), "passed")],
+                         ["policy: cell a line 1: uses get_ipython (reaches the notebook's machinery)"])
+    text = format_scores("99-tiny", rows)
+    assert "Flagged" in text and "uses get_ipython" in text
+    assert "Flagged" not in format_scores("99-tiny", [(CellScore("test-a", 1.0, 1.0, True), "passed")])
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+def test_sigterm_leaves_no_kernel_process_or_folder(tmp_path):
+    import os
+    import signal
+
+    root = make_course(tmp_path / "course")
+    with Workspace(root, lessons=[LESSON]) as ws:
+        released = tmp_path / "released.ipynb"
+        released.write_bytes(ws.generate(LESSON).read_bytes())
+    write_submission(tmp_path / "class", "stubborn", "infinite-loop", released)
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(private_tmp))
+    code = ("import sys; from pathlib import Path; from autograder import grading\n"
+            f"grading.grade_folder(Path({str(tmp_path / 'class')!r}), Path({str(tmp_path / 'out')!r}), "
+            f"root=Path({str(root)!r}), cell_timeout=100, submission_timeout=200, feedback=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=Path(__file__).resolve().parent.parent,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    # Wait until the submission's kernel runs, then stop grading as a scheduler would.
+    while time.time() < deadline and not list(private_tmp.glob("mc-grade-*/autograded/stubborn")):
+        time.sleep(1)
+    time.sleep(5)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    time.sleep(2)
+    def cmdline(p):
+        try:
+            return (p / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return ""
+
+    left = [cmdline(p) for p in Path("/proc").iterdir() if p.name.isdigit()
+            and str(private_tmp) in cmdline(p)]
+    assert left == [], left
+    assert list(private_tmp.iterdir()) == [], list(private_tmp.iterdir())

@@ -59,3 +59,43 @@ def test_forbid_calls_blocks_imported_names_and_restores():
         with C.forbid_calls(mclib.measure):
             raise KeyError("x")
     assert mclib.measure.dense_bytes(3, 8) == 3  # restored after an exception too
+
+
+def test_answers_cannot_bring_their_own_comparison():
+    import numpy as np
+
+    class Liar:
+        def __eq__(self, other):
+            return True
+
+        def __ne__(self, other):
+            return False
+
+        def __bool__(self):
+            return True
+
+    class Always(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            return True
+
+    class Arr(np.ndarray):
+        def __eq__(self, other):
+            return np.ones(1, bool)
+
+    for wrong, expected in [(Liar(), 6), (torch.zeros(3).as_subclass(Always), torch.ones(3)),
+                            (np.zeros(3).view(Arr), np.ones(3)), (True, 1), ("6", 6),
+                            (torch.ones(3, dtype=torch.int64), torch.ones(3))]:
+        with pytest.raises(C.CheckFailed):
+            C.check_equal(wrong, expected, "x")
+    for wrong, expected in [(Liar(), 6), (torch.zeros(3).as_subclass(Always), torch.ones(3)),
+                            (np.zeros(3).view(Arr), np.ones(3)), (torch.ones(2, dtype=torch.bool), torch.ones(2))]:
+        with pytest.raises(C.CheckFailed):
+            C.check_close(wrong, expected, "x")
+    # Honest answers of other exact types still pass: NumPy scalars, floats for ints, lists.
+    import numpy as np
+    C.check_equal(np.int64(6), 6, "x")
+    C.check_equal(6.0, 6, "x")
+    C.check_equal([1, 2], [1, 2], "x")
+    C.check_close(np.float32(0.5), 0.5, "x")
+    C.check_close([0.5, 1.0], torch.tensor([0.5, 1.0]), "x")
