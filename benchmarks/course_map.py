@@ -13,7 +13,9 @@ lessons teach (and mclib never holds an answer).
 Sizes count what a file would hold: float32 values, sparse (CSR, 16-bit indices) storage for pruned
 weights, N-bit indices plus a float32 codebook for k-means, N-bit weights plus a float32 scale per
 output channel for linear quantization; biases stay float32. Activations are quantized too in PTQ and
-QAT, which does not change the size. Takes a few minutes on one CPU core.
+QAT, which does not change the size. The capstone's points (lesson 06) are real files: the bytes
+save_compressed wrote to disk, everything included, and the accuracy of the model load_compressed
+read back. Takes a few minutes on one CPU core.
 """
 from __future__ import annotations
 
@@ -38,15 +40,16 @@ from autograder.notebooks import nbgrader_role  # noqa: E402
 from mclib import data, measure, models, train, zoo  # noqa: E402
 
 
-def lesson_namespace(lesson: str) -> dict:
-    """Run the set-up cell (the first code cell) and every solution cell of the lesson's solution
-    notebook; return the namespace with the graded functions."""
+def lesson_namespace(lesson: str, given: tuple[str, ...] = ()) -> dict:
+    """Run the set-up cell (the first code cell), the cells whose ids are in ``given`` (a lesson's
+    provided tools) and every solution cell of the lesson's solution notebook, in notebook order;
+    return the namespace with the graded functions."""
     path = ROOT / "solutions" / lesson / f"{lesson}.ipynb"
     cells = [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
     ns = {"__name__": f"course_map_{lesson.replace('-', '_')}"}
     for i, cell in enumerate(cells):
         role, _ = nbgrader_role(cell)
-        if i == 0 or role == "solution":
+        if i == 0 or role == "solution" or cell.get("id") in given:
             source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             source = "\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!")))
             exec(compile(source, f"{path.name} cell {cell.get('id')}", "exec"), ns)
@@ -143,6 +146,21 @@ def main(argv=None) -> int:
         l01["train_student"](student, base, student_loader, T=4.0, lam=0.1, epochs=30, lr=1e-2, seed=0,
                              show_progress=False)
         rows.append(("distillation (01)", f"64-{hidden}-10", 4 * measure.num_parameters(student), acc(student)))
+
+    # Lesson 06 (capstone): the whole Deep Compression pipeline under a budget of 1/40 of the float32
+    # file (sensitivities -> allocate_budget -> prune + retrain -> trained k-means -> save_compressed),
+    # sized on disk and read back with load_compressed; and the uniform plan of the same budget.
+    l06 = lesson_namespace("06-capstone", given=("load-model", "tools", "sensitivity", "bit-helpers"))
+    budget = int(0.95 * (l06["TARGET_BYTES"] - 6))
+    chosen = l06["allocate_budget"](l06["sensitivity"], budget)
+    fits = [(d, b) for d in l06["DENSITIES"] for b in l06["BITS"]
+            if sum(l06["sensitivity"][n][(d, b)][0] for n in LAYERS) <= budget]
+    for label, plan in (("uniform plan", {n: max(fits) for n in LAYERS}), ("allocated plan", chosen)):
+        pruned, masks = l06["prune_and_retrain"](base, plan, 0)
+        quantized, _ = l06["quantize_and_finetune"](pruned, masks, plan, 0)
+        path = Path(l06["WORKDIR"]) / "course-map.dcmp"
+        size = l06["save_compressed"](quantized, plan, path)
+        rows.append(("prune + k-means + Huffman file (06)", label, size, acc(l06["load_compressed"](path))))
 
     print(f"LeNet-300-100 on the digits ({n_params:,} parameters, {len(splits.y_test)} test images), "
           f"{args.epochs} fine-tuning epochs")
