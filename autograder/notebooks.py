@@ -15,7 +15,8 @@ loss of anything the course keeps (cell ids, cell kinds, nbgrader roles and poin
     # %% [markdown] id=why-macs manual points=2
     # YOUR ANSWER HERE
 
-Roles: ``solution`` (a cell the student writes), ``tests`` (an autograded test cell, read-only,
+Cell tags (``metadata.tags``) are written ``tags=a,b`` in the header, e.g. ``skip-in-grading`` on an
+experiment cell that grading may skip. Roles: ``solution`` (a cell the student writes), ``tests`` (an autograded test cell, read-only,
 ``points=N``), ``manual`` (a manually graded answer, ``points=N``), ``locked`` (read-only).
 Markdown lines carry a leading ``# `` that is removed on the way back.
 """
@@ -83,10 +84,12 @@ def from_text(text: str) -> nbformat.NotebookNode:
                 continue
             current["lines"].append(line)
             continue
-        fields = dict(role=None, id=None, points=None)
+        fields = dict(role=None, id=None, points=None, tags=[])
         for token in m.group("rest").split():
             if token.startswith("id="):
                 fields["id"] = token[3:]
+            elif token.startswith("tags="):
+                fields["tags"] = [t for t in token[5:].split(",") if t]
             elif token.startswith("points="):
                 fields["points"] = float(token[7:])
             elif token in ("solution", "tests", "manual", "locked"):
@@ -116,6 +119,8 @@ def from_text(text: str) -> nbformat.NotebookNode:
         cell.id = c["id"]
         if c["role"]:
             cell.metadata["nbgrader"] = _nbgrader_meta(c["role"], c["id"], c["points"])
+        if c["tags"]:
+            cell.metadata["tags"] = list(c["tags"])
         cells.append(cell)
     nb.cells = cells
     return nb
@@ -132,6 +137,8 @@ def to_text(nb) -> str:
             header += f" {role}"
         if points is not None:
             header += f" points={_fmt_points(points)}"
+        if cell.get("metadata", {}).get("tags"):
+            header += " tags=" + ",".join(cell.metadata["tags"])
         out.append(header)
         if cell.cell_type == "markdown":
             out += [("# " + ln) if ln else "#" for ln in cell.source.splitlines()]

@@ -56,8 +56,8 @@ def test_solution_structure(lesson):
 def test_text_form_round_trips(lesson):
     nb = nbformat.read(str(notebook_path(lesson)), as_version=4)
     again = from_text(to_text(nb))
-    assert [(c.id, c.cell_type, c.source, c.metadata.get("nbgrader")) for c in again.cells] == \
-           [(c.id, c.cell_type, c.source, c.metadata.get("nbgrader")) for c in nb.cells]
+    assert [(c.id, c.cell_type, c.source, c.metadata.get("nbgrader"), c.metadata.get("tags")) for c in again.cells] == \
+           [(c.id, c.cell_type, c.source, c.metadata.get("nbgrader"), c.metadata.get("tags")) for c in nb.cells]
 
 
 def test_every_lesson_has_mutants():
