@@ -67,9 +67,12 @@ def run_notebook(path, *, env: dict | None = None, startup: str | None = None,
         error = ""
         try:
             client.execute(env=kernel_env)
-        except CellExecutionError:
+        except Exception as exc:  # noqa: BLE001 - a failed cell, a timeout, a dead kernel: all reported
             failed = next((c for c in nb.cells if c.cell_type == "code" and error_summary(c)), None)
-            error = (f"{failed.get('id')}: {error_summary(failed)}" if failed is not None
-                     else "a cell failed")
+            if isinstance(exc, CellExecutionError) and failed is not None:
+                error = f"{failed.get('id')}: {error_summary(failed)}"
+            else:
+                lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+                error = f"{type(exc).__name__}: {lines[-1] if lines else ''}"
         seconds = time.perf_counter() - start
     return NotebookRun(path, seconds, error, nb)

@@ -119,3 +119,19 @@ def test_distillation_solution_passes_when_the_zoo_trains_its_models_now(tmp_pat
     run = run_notebook(notebook_path("01-distillation"), timeout=300,
                        env={"MCLIB_CACHE": str(tmp_path), "MCLIB_SHIPPED_WEIGHTS": "0"})
     assert run.ok, run.error
+
+
+@pytest.mark.notebooks
+def test_the_unusable_gpu_fails_a_notebook_that_moves_to_it(tmp_path):
+    """The harness of the test above can fail: the common "cuda when available" pattern breaks."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("import torch\nassert torch.cuda.is_available()"),
+                nbformat.v4.new_code_cell("device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+                                          "torch.nn.Linear(2, 2).to(device)")]
+    path = tmp_path / "gpu.ipynb"
+    nbformat.write(nb, str(path))
+    run = run_notebook(path, startup=fake_cuda.SOURCE, timeout=120)
+    assert not run.ok and "not usable" in run.error
+    plain = run_notebook(path, timeout=120)  # without the startup file there is no GPU at all
+    assert not plain.ok and "AssertionError" in plain.error
