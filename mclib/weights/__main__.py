@@ -2,6 +2,7 @@
 the shipped files) and write their weights and SHA256SUMS into mclib/weights."""
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 
@@ -17,7 +18,6 @@ def main(argv=None) -> int:
         print(f"unknown recipe(s) {unknown}; the recipes are: {', '.join(zoo.RECIPES)}", file=sys.stderr)
         return 2
     sums = weights.expected_hashes()
-    import os
     with tempfile.TemporaryDirectory() as cache:
         os.environ["MCLIB_CACHE"] = cache  # a throw-away cache: every model is trained now
         for name in names:
