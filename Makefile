@@ -1,5 +1,6 @@
-# The course's two entry points:  make lab  (set up, open the lessons)  and  make test  (set up, test).
-# Everything is installed into .venv from constraints.txt, so a fresh machine needs only Python 3.10+.
+# The course's two entry points:  make lab  (set up, open your copy of the lessons)  and  make test.
+# Everything is installed into .venv from constraints.txt, so a fresh machine needs only make and
+# Python 3.11+ with its venv module (Debian/Ubuntu: the python3-venv package).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -10,41 +11,62 @@ PIP_EXTRA := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 # JupyterLab refuses to run as root unless told it is deliberate.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
+# make fresh LESSON=02-pruning
+LESSON ?=
+RUN := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python
 
-.PHONY: setup system-packages lab test lessons validate clean
+.PHONY: setup system-packages work lab fresh test test-slow lessons validate clean
 
 setup: $(VENV)/.installed
 
+# The interpreter is checked before a venv is made from it: the pinned set needs 3.11+ (numpy,
+# scipy and ipython say so in their Requires-Python), and Debian/Ubuntu leave venv's ensurepip out
+# of python3 unless python3-venv is installed. A venv that failed half-way is removed.
 $(VENV)/.installed: pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { \
+	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11, 5))' 2>/dev/null || { \
+	    echo "The course needs Python 3.11.5 or newer (what its pinned packages require); '$(PYTHON)' is $$($(PYTHON) --version 2>&1 || echo missing)."; \
+	    echo "Run make with PYTHON=python3.11 (or newer)."; exit 1; }; \
+	  $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
+	    v=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	    echo "'$(PYTHON)' (Python $$v) cannot create a virtual environment: its venv/ensurepip module is missing."; \
+	    echo "On Debian/Ubuntu install the python3-venv package (for this Python: python$$v-venv):"; \
+	    echo "  sudo apt-get install python3-venv"; exit 1; }; \
+	  $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(PIP_EXTRA) -c constraints.txt -e ".[test]"
 	touch $@
 
-# System packages the tests use, from Debian's archive: Chromium for tests/test_browser.py (Playwright's
-# own browser downloads are never used) and bubblewrap, the sandbox the autograder runs student
-# kernels in. Installed once, only what is missing, only as root with apt-get; elsewhere the browser
-# test is skipped and grading runs without the sandbox, each saying why.
-SYSTEM_PACKAGES := $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(shell command -v bwrap),,bubblewrap)
-
+# Chromium (the browser test) and bubblewrap (the grading sandbox), each on its own; see the script.
 system-packages:
-	@if [ -n "$(strip $(SYSTEM_PACKAGES))" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "Installing $(strip $(SYSTEM_PACKAGES)) (apt-get)"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES)) \
-	    || echo "Could not install $(strip $(SYSTEM_PACKAGES)): the tests that need them skip or fall back"; \
-	fi
+	@sh scripts/system-packages.sh
 
-lab: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --notebook-dir=lessons $(ROOT_FLAG)
+# The learner's own copy of the lessons (git-ignored): lessons missing from work/ are copied in,
+# nothing there is ever overwritten.
+work: setup
+	$(RUN) -m autograder workcopy
 
+lab: work
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --notebook-dir=work $(ROOT_FLAG)
+
+# A clean copy of one lesson in work/; your copy is renamed aside (…before-<date-time>.ipynb).
+fresh: setup
+	@test -n "$(LESSON)" || { echo "Say which lesson: make fresh LESSON=02-pruning"; exit 2; }
+	$(RUN) -m autograder fresh $(LESSON)
+
+# Everything not marked slow (CI's first step, under 15 minutes); test-slow runs the rest
+# (the lessons executed end to end, grading, the browser, every mutant and alternative).
 test: setup system-packages
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(RUN) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: setup system-packages
+	$(RUN) -m pytest -m slow $(PYTEST_ARGS)
 
 lessons: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m autograder build
+	$(RUN) -m autograder build
 
 validate: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m autograder validate
+	$(RUN) -m autograder validate
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -6,6 +6,8 @@
             [--workers N] [--timeout S]   (parallel, sandboxed, time- and memory-limited)
   selfcheck NOTEBOOK                      grade one notebook locally, per-cell table with hints
   mutants   [LESSON ...]                  run the wrong implementations; print the kill table
+  workcopy                                copy lessons missing from work/ (the learner's copy)
+  fresh     LESSON                        a clean copy of one lesson in work/ (old one kept aside)
 
 Every command runs nbgrader in a temporary course folder, never in the repository.
 """
@@ -116,6 +118,27 @@ def cmd_mutants(args) -> int:
     return 0 if results and all(r.rejected for r in results) else 1
 
 
+def cmd_workcopy(args) -> int:
+    from . import workcopy
+
+    for path in workcopy.sync(work=args.work):
+        print(f"copied {path}")
+    return 0
+
+
+def cmd_fresh(args) -> int:
+    from . import workcopy
+
+    try:
+        done = workcopy.fresh(args.lesson, work=args.work)
+    except ValueError as exc:
+        print(f"fresh: {exc}", file=sys.stderr)
+        return 2
+    for dest, moved in done:
+        print(f"fresh copy: {dest}" + (f" (your previous copy is now {moved.name})" if moved else ""))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -162,5 +185,12 @@ def main(argv=None) -> int:
     p = sub.add_parser("mutants", help="run the wrong implementations; print the kill table")
     p.add_argument("lessons", nargs="*")
     p.set_defaults(func=cmd_mutants)
+    p = sub.add_parser("workcopy", help="copy the lessons work/ lacks (never overwrites)")
+    p.add_argument("--work", type=Path, default=None, help="the learner's folder (default work/)")
+    p.set_defaults(func=cmd_workcopy)
+    p = sub.add_parser("fresh", help="a clean copy of one lesson in work/, the old one kept aside")
+    p.add_argument("lesson")
+    p.add_argument("--work", type=Path, default=None, help="the learner's folder (default work/)")
+    p.set_defaults(func=cmd_fresh)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -16,12 +16,22 @@ __all__ = ["selfcheck_here", "locate_notebook"]
 
 
 def locate_notebook(lesson: str) -> Path:
-    """The notebook this kernel belongs to: Jupyter server's JPY_SESSION_NAME when it names a
-    notebook of ``lesson``, else ``<lesson>.ipynb`` in the working folder (where Jupyter starts
-    the kernel)."""
+    """The notebook this kernel belongs to, wherever the learner keeps it (``work/``, the course's
+    working copy, or any other folder): Jupyter server's JPY_SESSION_NAME when it names an existing
+    notebook (an absolute path, or a path relative to the server's root, which is the kernel's
+    working folder or one above it), else ``<lesson>.ipynb`` in the working folder (where Jupyter
+    starts the kernel)."""
     session = os.environ.get("JPY_SESSION_NAME", "")
-    if session.endswith(".ipynb") and Path(session).is_file():
-        return Path(session)
+    if session.endswith(".ipynb"):
+        candidate = Path(session)
+        if candidate.is_absolute():
+            if candidate.is_file():
+                return candidate
+        else:
+            cwd = Path.cwd()
+            for base in (cwd, *cwd.parents):
+                if (base / candidate).is_file():
+                    return base / candidate
     return Path.cwd() / f"{lesson}.ipynb"
 
 
@@ -32,7 +42,8 @@ def selfcheck_here(lesson: str) -> None:
         return
     path = locate_notebook(lesson)
     if not path.is_file():
-        print(f"Self-check: cannot find {path}. Run `python -m autograder selfcheck PATH` "
+        print(f"Self-check: cannot find {path}. Save the notebook, or run "
+              f"`.venv/bin/python -m autograder selfcheck work/{lesson}/{lesson}.ipynb` "
               f"from the course folder instead.")
         return
     print(f"Grading {path} as last saved (save first: Ctrl+S). This takes about a minute...")

@@ -8,6 +8,8 @@ Conventions, stated once:
 - **Latency** is wall-clock time of one forward pass in milliseconds, the median over repeated
   measurements by ``torch.utils.benchmark`` (which also handles warm-up), with the thread count
   recorded because it changes the result.
+- **Devices**: everything is measured where the model is (the CPU, unless you moved it), with the
+  input moved there; ``latency(..., device=...)`` measures elsewhere and moves the model back.
 
 The lessons ask students to write some of these by hand (for example counting parameters or a
 convolution's MACs); those graded exercises are checked with this module switched off.
@@ -92,9 +94,12 @@ def model_bytes(model: nn.Module, bits: int = 32, sparse: bool = False, index_bi
 def _flop_counts(model: nn.Module, example_input: torch.Tensor) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
+    from .train import model_device
+
     model = _module(model)
     if not isinstance(example_input, torch.Tensor):
         raise TypeError(f"example_input must be a tensor, got {type(example_input).__name__}")
+    example_input = example_input.to(model_device(model))
     was_training = model.training
     model.eval()
     try:
@@ -147,11 +152,16 @@ class Latency:
 
 
 def latency(model: nn.Module, example_input: torch.Tensor, min_run_time: float = 0.2,
-            threads: int | None = None) -> Latency:
+            threads: int | None = None, device: torch.device | str | None = None) -> Latency:
     """Median forward-pass time of ``model`` on ``example_input`` in eval mode without autograd,
     measured by ``torch.utils.benchmark.Timer.blocked_autorange`` for at least ``min_run_time``
-    seconds. ``threads`` defaults to torch's current setting."""
+    seconds. ``threads`` defaults to torch's current setting. Measured where the model is (the
+    input is moved there), or on ``device`` when given; the model ends where it came in."""
+    import timeit
+
     import torch.utils.benchmark as benchmark
+
+    from .train import _on
 
     model = _module(model)
     if not isinstance(example_input, torch.Tensor):
@@ -160,15 +170,20 @@ def latency(model: nn.Module, example_input: torch.Tensor, min_run_time: float =
         raise ValueError(f"min_run_time must be a positive number of seconds, got {min_run_time!r}")
     threads = torch.get_num_threads() if threads is None else _positive_int("threads", threads)
     was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(example_input)  # warm-up outside the timed region (allocations, lazy init)
-            timer = benchmark.Timer(stmt="model(x)", globals={"model": model, "x": example_input},
-                                    num_threads=threads)
-            m = timer.blocked_autorange(min_run_time=min_run_time)
-    finally:
-        model.train(was_training)
+    with _on(model, device) as where:
+        x = example_input.to(where)
+        # On the CPU, a plain clock: torch's default timer synchronizes CUDA whenever torch was
+        # built with it and reports a GPU, which is wasted (or fails) for a CPU measurement.
+        clock = {"timer": timeit.default_timer} if where.type == "cpu" else {}
+        model.eval()
+        try:
+            with torch.no_grad():
+                model(x)  # warm-up outside the timed region (allocations, lazy init)
+                timer = benchmark.Timer(stmt="model(x)", globals={"model": model, "x": x},
+                                        num_threads=threads, **clock)
+                m = timer.blocked_autorange(min_run_time=min_run_time)
+        finally:
+            model.train(was_training)
     return Latency(median_ms=m.median * 1e3, iqr_ms=m.iqr * 1e3,
                    batch_size=int(example_input.shape[0]) if example_input.dim() else 1,
                    threads=threads, runs=len(m.times))

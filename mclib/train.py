@@ -9,11 +9,20 @@ initialisation yourself before building it.
 
 ``cached_model`` trains a model once and keeps its weights in the cache folder
 (``$MCLIB_CACHE``, default ``~/.cache/mclib``), so a teacher or a baseline that several lessons use
-costs its training time only the first time.
+costs its training time only the first time. Weights shipped inside the package (``mclib/weights``,
+see ``mclib.weights``) stand in for a cache that lacks them, so even the first time costs nothing.
+
+Devices: everything runs on the CPU unless the caller asks for another device. The course's models
+are tiny and its lessons' numbers were checked on the CPU; a learner's GPU must not change them
+(or break a later cell that mixes a GPU model with CPU tensors). So ``fit``, ``predict`` and
+``evaluate`` compute where the model already is (the CPU, unless the caller moved it), take an
+explicit ``device=`` to compute elsewhere, and always hand the model back on the device it came in
+on; ``cached_model`` returns CPU models.
 """
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 import sys
@@ -27,10 +36,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import weights as shipped_weights
 from .data import cache_dir
 
-__all__ = ["num_threads", "seed_everything", "default_device", "progress_enabled", "progress", "History", "fit",
-           "evaluate", "predict", "cached_model"]
+__all__ = ["num_threads", "seed_everything", "default_device", "model_device", "progress_enabled",
+           "progress", "History", "fit", "evaluate", "predict", "cached_model"]
 
 
 @contextlib.contextmanager
@@ -56,8 +66,45 @@ def seed_everything(seed: int) -> None:
 
 
 def default_device() -> torch.device:
-    """A CUDA GPU when one is present, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The CPU, whatever accelerators the machine has: the course's models are tiny and its
+    results were checked on the CPU. Pass ``device=`` to a helper to use another device."""
+    return torch.device("cpu")
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device ``model``'s parameters and buffers are on (the CPU for a model with none)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    devices = {t.device for t in itertools.chain(model.parameters(), model.buffers())}
+    if len(devices) > 1:
+        raise ValueError(f"the model's tensors are on several devices ({sorted(map(str, devices))}); "
+                         f"move it to one with model.to(device) first")
+    return devices.pop() if devices else default_device()
+
+
+def _as_device(device) -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be a torch.device or a name such as 'cpu' or 'cuda', "
+                         f"got {device!r}") from None
+
+
+@contextlib.contextmanager
+def _on(model: nn.Module, device):
+    """Run the block with ``model`` on ``device`` (None: where it is), then move it back to the
+    device it came in on, even when the block fails. Yields the device used."""
+    home = model_device(model)
+    target = home if device is None else _as_device(device)
+    if target != home:
+        model.to(target)
+    try:
+        yield target
+    finally:
+        if target != home:
+            model.to(home)
 
 
 def progress_enabled() -> bool:
@@ -101,7 +148,8 @@ def fit(model: nn.Module, loader, epochs: int, lr: float = 1e-3, optimizer: str 
 
     ``loss_fn(logits, labels)`` defaults to cross-entropy. ``optimizer`` is "adam" or "sgd"
     (momentum 0.9). ``after_step(model)`` runs after every optimizer step, for example to re-apply
-    pruning masks. Returns a History; the model ends in eval mode.
+    pruning masks. Trains where the model is (the CPU unless you moved it) or on ``device`` when
+    given; either way the model ends on the device it came in on, in eval mode. Returns a History.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -110,16 +158,21 @@ def fit(model: nn.Module, loader, epochs: int, lr: float = 1e-3, optimizer: str 
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    loss_fn = loss_fn or F.cross_entropy
+    with _on(model, device) as device:
+        return _fit(model, loader, epochs, lr, optimizer, weight_decay, loss_fn, val_loader, seed,
+                    after_step, device, desc, show_progress)
+
+
+def _fit(model, loader, epochs, lr, optimizer, weight_decay, loss_fn, val_loader, seed, after_step,
+         device, desc, show_progress) -> History:
     params = [p for p in model.parameters() if p.requires_grad]
     if optimizer == "adam":
         opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    elif optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
     else:
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    loss_fn = loss_fn or F.cross_entropy
-    device = torch.device(device) if device is not None else default_device()
-    model.to(device)
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
     seed_everything(seed)
     # A DataLoader that shuffles with its own generator would otherwise give a different batch
     # order on every call; re-seeding it makes each fit(seed=...) call repeatable.
@@ -150,61 +203,86 @@ def fit(model: nn.Module, loader, epochs: int, lr: float = 1e-3, optimizer: str 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024,
             device: torch.device | str | None = None) -> torch.Tensor:
-    """Logits of ``model`` on ``x`` in eval mode, computed in batches, returned on the CPU."""
-    device = torch.device(device) if device is not None else next(
-        (p.device for p in model.parameters()), torch.device("cpu"))
+    """Logits of ``model`` on ``x`` in eval mode, computed in batches where the model is (or on
+    ``device``, moving the model back afterwards), returned on the CPU."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a tensor of inputs, got {type(x).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     was_training = model.training
-    model.eval()
-    try:
-        outs = [model(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
-    finally:
-        model.train(was_training)
+    with _on(model, device) as device:
+        model.eval()
+        try:
+            outs = [model(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+        finally:
+            model.train(was_training)
     return torch.cat(outs) if outs else torch.empty(0)
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader, device: torch.device | str | None = None) -> float:
-    """Top-1 accuracy (a fraction in [0, 1]) of ``model`` over ``loader``, in eval mode."""
+    """Top-1 accuracy (a fraction in [0, 1]) of ``model`` over ``loader``, in eval mode, computed
+    where the model is (or on ``device``, moving the model back afterwards)."""
     _check_loader(loader)
-    device = torch.device(device) if device is not None else next(
-        (p.device for p in model.parameters()), torch.device("cpu"))
     was_training = model.training
-    model.eval()
     correct = seen = 0
-    try:
-        for x, y in loader:
-            pred = model(x.to(device)).argmax(dim=1).cpu()
-            correct += int((pred == y).sum())
-            seen += len(y)
-    finally:
-        model.train(was_training)
+    with _on(model, device) as device:
+        model.eval()
+        try:
+            for x, y in loader:
+                pred = model(x.to(device)).argmax(dim=1).cpu()
+                correct += int((pred == y.cpu()).sum())
+                seen += len(y)
+        finally:
+            model.train(was_training)
     if seen == 0:
         raise ValueError("evaluate got an empty loader")
     return correct / seen
 
 
+def _rebuilt(build: Callable[[], nn.Module], seed: int, state: dict) -> nn.Module:
+    """``build()`` from ``seed`` with ``state`` loaded, in eval mode. Both ways out of
+    ``cached_model`` end here, so a model trained just now and one read from a file come back
+    alike: no gradients, no optimizer leftovers, requires_grad as ``build`` set it, the same
+    weights, and the global random generators in the same state afterwards."""
+    seed_everything(seed)
+    model = build()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"build() must return a torch.nn.Module, got {type(model).__name__}")
+    model.load_state_dict(state)
+    return model.eval()
+
+
 def cached_model(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Module], None],
                  version: str = "1", seed: int = 0, retrain: bool = False) -> nn.Module:
-    """The model ``build()`` trained by ``train(model)``, from the cache when it is there.
+    """The model ``build()`` trained by ``train(model)``: from the cache when it is there, else
+    from the weights shipped with mclib (``mclib/weights``) when they exist, else trained now and
+    saved to the cache (``retrain=True`` always trains).
 
     The cache key is ``name``, ``version`` (bump it when the recipe changes) and the torch version.
-    Writes are atomic, so parallel processes never read a half-written file. Returns the model in
-    eval mode on the CPU.
+    Writes are atomic, so parallel processes never read a half-written file. However it was
+    obtained, the model comes back the same: a fresh ``build()`` (seeded with ``seed``) holding
+    the trained weights, on the CPU, in eval mode, parameters requiring gradients as ``build``
+    made them, no ``.grad``.
     """
     if not name or any(c in name for c in "/\\ "):
         raise ValueError(f"name must be a non-empty identifier without slashes or spaces, got {name!r}")
     folder = cache_dir() / "models"
     path = folder / f"{name}-v{version}-torch{torch.__version__.split('+')[0]}.pt"
+    if path.exists() and not retrain:
+        return _rebuilt(build, seed, torch.load(path, map_location="cpu", weights_only=True))
+    shipped = None if retrain else shipped_weights.load(name, version)
+    if shipped is not None:
+        return _rebuilt(build, seed, shipped)
     seed_everything(seed)
     model = build()
-    if path.exists() and not retrain:
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        return model.eval()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"build() must return a torch.nn.Module, got {type(model).__name__}")
     train(model)
-    model.cpu().eval()
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
     os.close(fd)
-    torch.save(model.state_dict(), tmp)
+    torch.save(state, tmp)
     Path(tmp).replace(path)
-    return model
+    return _rebuilt(build, seed, state)

@@ -41,3 +41,13 @@ def trained_models_cached(request):
     from mclib import zoo
     for recipe in zoo.RECIPES.values():
         recipe()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Every test that executes notebooks or drives the browser is slow (a kernel or a browser per
+    test, tens of seconds to minutes): marked so here, so `make test` (-m "not slow") stays under
+    15 minutes even where a test forgot the marker, and `make test-slow` runs them all."""
+    for item in items:
+        if item.get_closest_marker("notebooks") or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)

@@ -1,10 +1,14 @@
-"""Static checks of the committed notebooks: fast, no kernel."""
+"""Static checks of the committed notebooks: fast, no kernel (the slow tests at the end run them)."""
 import json
+import os
+import re
 
 import nbformat
 import pytest
 
+import fake_cuda
 from autograder.course import ROOT, lesson_names, notebook_path
+from autograder.execute import run_notebook
 from autograder.mutation import mutant_files
 from autograder.notebooks import from_text, nbgrader_role, to_text
 
@@ -73,3 +77,61 @@ def test_text_format_errors_are_clear():
         from_text("# %% id=a\n# %% id=a\n")
     with pytest.raises(ValueError, match="unknown cell header token"):
         from_text("# %% id=a graded\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# Devices: the lessons run on the CPU whatever GPU the learner's machine has.
+
+_CUDA = re.compile(r"cuda")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_no_lesson_asks_for_a_gpu(path):
+    """The lessons are written and checked on the CPU (mclib trains and measures there unless
+    asked); a `.cuda()` or a "cuda" device in a lesson would make its results machine-dependent."""
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            hit = _CUDA.search(cell.source)
+            assert not hit, f"cell {cell.get('id')} mentions CUDA ({hit.group(0)!r}): lessons run on the CPU"
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_solution_runs_where_cuda_is_present_but_unusable(lesson):
+    """The whole solution notebook, with torch reporting a GPU that raises on any use
+    (tests/fake_cuda.py): a hidden move of a model or tensor to CUDA anywhere in the lesson or in
+    mclib fails here instead of on a learner's GPU laptop. Run with nbclient directly (no grading
+    guard), with the test session's model cache."""
+    run = run_notebook(notebook_path(lesson), startup=fake_cuda.SOURCE,
+                       env={"MCLIB_CACHE": os.environ["MCLIB_CACHE"]}, timeout=300)
+    assert run.ok, f"{lesson} failed with an unusable GPU present: {run.error}"
+    print(f"{lesson}: ran in {run.seconds:.1f} s with a fake GPU present")
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+def test_distillation_solution_passes_when_the_zoo_trains_its_models_now(tmp_path):
+    """Issue 15's cache-dependent verdict: with an empty cache and no shipped weights the zoo trains
+    the teacher inside the lesson, and the lesson's own hidden tests (which check that the teacher
+    gets no gradients) must still pass."""
+    run = run_notebook(notebook_path("01-distillation"), timeout=300,
+                       env={"MCLIB_CACHE": str(tmp_path), "MCLIB_SHIPPED_WEIGHTS": "0"})
+    assert run.ok, run.error
+
+
+@pytest.mark.notebooks
+def test_the_unusable_gpu_fails_a_notebook_that_moves_to_it(tmp_path):
+    """The harness of the test above can fail: the common "cuda when available" pattern breaks."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("import torch\nassert torch.cuda.is_available()"),
+                nbformat.v4.new_code_cell("device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+                                          "torch.nn.Linear(2, 2).to(device)")]
+    path = tmp_path / "gpu.ipynb"
+    nbformat.write(nb, str(path))
+    run = run_notebook(path, startup=fake_cuda.SOURCE, timeout=120)
+    assert not run.ok and "not usable" in run.error
+    plain = run_notebook(path, timeout=120)  # without the startup file there is no GPU at all
+    assert not plain.ok and "AssertionError" in plain.error
