@@ -106,7 +106,8 @@ def main(argv=None) -> int:
             cb, idx = l03["kmeans_quantize"](layer.weight.data, bits, init="linear",
                                              generator=torch.Generator().manual_seed(i))
             layer.weight.data = l03["dequantize"](cb, idx)
-            size_bits += l03["kmeans_storage_bits"](layer.weight.numel(), bits)
+            # the layer's weight as indices + codebook; its bias is counted in bias_bytes below
+            size_bits += l03["quantized_model_bits"](layer, bits) - 32 * layer.bias.numel()
         rows.append(("k-means quantization (03)", f"{bits} bit", math.ceil(size_bits / 8) + bias_bytes(model),
                      acc(model)))
 

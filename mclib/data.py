@@ -191,11 +191,12 @@ def _fetch(url: str, dest: Path, md5: str) -> None:
 
 def load_mnist(kind: str = "mnist", root: str | os.PathLike | None = None, download: bool = True,
                flat: bool = True, seed: int = 0, val_size: int = 5000, base_url: str | None = None,
-               files: dict | None = None) -> Splits:
+               files: dict | None = None, verify_md5: bool = True) -> Splits:
     """MNIST or Fashion-MNIST (``kind``) from IDX files in ``root`` (default: cache_dir()/kind).
 
     Missing files are downloaded from ``base_url`` when ``download`` is true and checked against
-    their MD5; a file already present is checked too. The official 60k training set is split into
+    their MD5; a file already present is checked too, unless ``verify_md5`` is false (files of your
+    own, e.g. a subset; downloads are always checked). The official 60k training set is split into
     train and a seeded validation set of ``val_size`` images; the 10k test set is kept as is.
     Images are scaled to [0, 1]; ``flat=False`` gives (N, 1, 28, 28).
     """
@@ -220,7 +221,7 @@ def load_mnist(kind: str = "mnist", root: str | os.PathLike | None = None, downl
                 raise FileNotFoundError(
                     f"could not download {base_url + fname} ({exc}).\n"
                     + _missing_message(kind, folder, files)) from exc
-        elif _md5(path) != md5:
+        elif verify_md5 and _md5(path) != md5:
             raise OSError(f"{path} does not match its published md5 {md5}: delete it and "
                           f"download again, or copy an intact file there")
         arrays[name] = read_idx(path)
