@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grading, inline, workcopy
+from autograder import inline, selfcheck, workcopy
 from autograder.course import ROOT, lesson_names
 
 
@@ -114,7 +114,7 @@ def test_the_in_notebook_self_check_finds_the_copy_in_work(tmp_path, monkeypatch
         assert inline.locate_notebook("00-measuring").resolve() == nb.resolve()
     # A copy kept aside by `make fresh` is still recognised as the lesson by selfcheck.
     aside = workcopy.aside_name(nb, "20260101-000000")
-    assert grading._lesson_of(aside, ROOT) == "00-measuring"
+    assert selfcheck._lesson_of(aside, ROOT) == "00-measuring"
 
 
 @pytest.mark.slow
