@@ -288,31 +288,6 @@ def _grade_one(ws: Workspace, student: str, lesson: str, nb: Path | None, proble
     return result
 
 
-# Per worker process: its own Workspace (so its own gradebook: SQLite is not safe for concurrent
-# writers), created once by the pool's initializer and reused for every submission it grades.
-_WORKER: dict = {}
-
-
-def _worker_init(root: str, lessons: list[str], hidden: list[str], out: str, opts: GradingOptions):
-    from multiprocessing import util
-
-    ws = Workspace(Path(root), lessons=lessons, sandbox=opts.sandbox, cell_timeout=opts.cell_timeout,
-                   memory_mb=opts.memory_mb, hidden=[Path(h) for h in hidden])
-    util.Finalize(ws, ws.close, exitpriority=10)  # pool workers skip atexit; this still runs
-    for lesson in lessons:
-        ws.generate(lesson)
-    _WORKER.update(ws=ws, out=Path(out), opts=opts)
-
-
-def _worker_grade(job) -> SubmissionResult:
-    student, lesson, nb, problem = job
-    try:
-        return _grade_one(_WORKER["ws"], student, lesson, nb, problem, _WORKER["out"], _WORKER["opts"])
-    except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
-        return SubmissionResult(student, lesson, f"grading failed: {type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0][:200] if str(exc) else ''}")
-
-
 def default_workers() -> int:
     """Worker processes for ``grade``: the CPU cores this process may use."""
     try:
@@ -324,59 +299,27 @@ def default_workers() -> int:
 def grade_folder(submissions: Path, out: Path, lessons=None, root: Path = ROOT,
                  feedback: bool = True, *, workers: int = 1, submission_timeout: float = 600.0,
                  cell_timeout: float | None = None, memory_mb: int | None = 4096,
-                 sandbox: bool | None = None, progress: bool = False) -> list[SubmissionResult]:
+                 sandbox: bool | None = None, progress: bool = False,
+                 scheduler: str | None = None) -> list[SubmissionResult]:
     """Autograde every submission in ``submissions`` into ``out/grades.csv`` and (optionally)
     ``out/feedback/<student>/<lesson>/<lesson>.html``.
 
     Each submission is graded on its own, in a kernel that is sandboxed where bubblewrap works
     (``sandbox``), limited in memory (``memory_mb``), time per cell (``cell_timeout``, default the
     course's 120 s) and time in all (``submission_timeout``), and guarded against tampering;
-    flagged submissions score 0 with the reasons in their status. ``workers`` > 1 grades in that
-    many processes, each with its own workspace and gradebook; the CSV is the same as with one.
-    ``progress`` shows a progress bar on stderr.
+    flagged submissions score 0 with the reasons in their status. Grading runs on Dask
+    (classroom.py): ``workers`` local worker processes, each with its own workspace and gradebook,
+    or the workers of a running cluster at ``scheduler``; the CSV is the same either way, and a
+    run interrupted and started again grades only what is missing. ``progress`` shows a progress
+    bar on stderr.
     """
-    lessons = [check_lesson(l, root) for l in (lessons or lesson_names(root))]
+    from .classroom import grade_class
+
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     opts = GradingOptions(feedback, submission_timeout, cell_timeout, memory_mb, sandbox)
-    submissions, out = Path(submissions).resolve(), Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    jobs = find_submissions(submissions, lessons)
-    hidden = [str(submissions), str(out)]
-    _warm_model_cache(lessons, root)
-    workers = min(workers, max(1, len(jobs)))
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(jobs), desc="grading", unit="submission", file=sys.stderr,
-               disable=not progress)
-    results = []
-    if workers == 1:
-        _worker_init(str(root), lessons, hidden, str(out), opts)
-        try:
-            for job in jobs:
-                results.append(_worker_grade(job))
-                bar.update()
-        finally:
-            _WORKER.pop("ws").close()
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # spawn: a fresh interpreter per worker, nothing inherited from the caller's threads.
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init,
-                                 initargs=(str(root), lessons, hidden, str(out), opts)) as pool:
-            futures = [pool.submit(_worker_grade, job) for job in jobs]
-            for fut in as_completed(futures):
-                bar.update()
-            results = [f.result() for f in futures]
-    bar.close()
-    max_by_lesson = {r.lesson: r.max_score for r in results if r.max_score}
-    for r in results:
-        if not r.max_score:
-            r.max_score = max_by_lesson.get(r.lesson, 0.0)
-    write_csv(results, out / "grades.csv")
-    return results
+    return grade_class(submissions, out, lessons, root, opts=opts, workers=workers,
+                       scheduler=scheduler, progress=progress).results
 
 
 def _warm_model_cache(lessons, root: Path) -> None:
