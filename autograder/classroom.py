@@ -91,9 +91,12 @@ class GradingPlugin(WorkerPlugin):
     owns the worker's Workspaces: one per worker thread, created lazily, closed on teardown."""
 
     def __init__(self, files: dict[str, bytes], lessons: list[str], opts, key: str,
-                 warm_cache: bool):
+                 warm_cache: bool, hidden=()):
         self.files, self.lessons, self.opts, self.key = files, list(lessons), opts, key
         self.warm_cache = warm_cache
+        # The coordinator's submissions and output folders: on its own machine (a local cluster)
+        # grading kernels must not read them; elsewhere these paths simply do not exist.
+        self.hidden = [str(h) for h in hidden]
         self.name = f"autograder-{key}"
         self._spaces: dict = {}
         self._lock = threading.Lock()
@@ -142,7 +145,7 @@ class GradingPlugin(WorkerPlugin):
                 _warm_model_cache(self.lessons, root)
             ws = Workspace(root, lessons=self.lessons, sandbox=self.opts.sandbox,
                            cell_timeout=self.opts.cell_timeout, memory_mb=self.opts.memory_mb,
-                           hidden=[base / "submissions", base / "out"])
+                           hidden=[base / "submissions", base / "out", *self.hidden])
             try:
                 for lesson in self.lessons:
                     ws.generate(lesson)
@@ -333,7 +336,7 @@ def grade_class(submissions: Path, out: Path, lessons=None, root: Path = ROOT, *
             _warm_model_cache(lessons, root)
         _grade_on_cluster(todo, by_job, run, out, journal, files, lessons, opts, key,
                           workers=min(workers, len(todo)), scheduler=scheduler, retries=retries,
-                          progress=progress)
+                          progress=progress, hidden=[submissions, out])
     results = [by_job[id(s)] for s in subs]
     max_by_lesson = {r.lesson: r.max_score for r in results if r.max_score}
     for r in results:
@@ -345,14 +348,15 @@ def grade_class(submissions: Path, out: Path, lessons=None, root: Path = ROOT, *
 
 
 def _grade_on_cluster(todo, by_job, run, out, journal, files, lessons, opts, key, *, workers,
-                      scheduler, retries, progress):
+                      scheduler, retries, progress, hidden):
     from distributed import as_completed
     from tqdm import tqdm
 
     from .grading import SubmissionResult
 
     client, cluster = _client(scheduler, workers)
-    plugin = GradingPlugin(files, lessons, opts, key, warm_cache=scheduler is not None)
+    plugin = GradingPlugin(files, lessons, opts, key, warm_cache=scheduler is not None,
+                           hidden=hidden)
     bar = tqdm(total=len(todo), desc="grading", unit="submission", file=sys.stderr,
                disable=not progress)
     try:

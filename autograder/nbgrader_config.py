@@ -30,3 +30,13 @@ c.GenerateFeedback.preprocessors = [
     "autograder.feedback.ShortenTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# Grading skips the experiment cells the lesson's owner tagged skip-in-grading (training runs,
+# sweeps, timings no test reads), before the notebook executes; a tag on a solution, test or locked
+# cell stops grading with an error (autograder/skipcells.py). nbgrader's own steps follow unchanged.
+from nbgrader.converters.autograde import Autograde as _Autograde  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [
+    "autograder.skipcells.SkipExperimentCells",
+    *_Autograde.class_traits()["autograde_preprocessors"].default(),
+]

@@ -17,6 +17,7 @@ loss of anything the course keeps (cell ids, cell kinds, nbgrader roles and poin
 
 Roles: ``solution`` (a cell the student writes), ``tests`` (an autograded test cell, read-only,
 ``points=N``), ``manual`` (a manually graded answer, ``points=N``), ``locked`` (read-only).
+Cell tags: ``tags=a,b`` (for example ``tags=skip-in-grading`` on an experiment cell grading skips).
 Markdown lines carry a leading ``# `` that is removed on the way back.
 """
 from __future__ import annotations
@@ -83,10 +84,12 @@ def from_text(text: str) -> nbformat.NotebookNode:
                 continue
             current["lines"].append(line)
             continue
-        fields = dict(role=None, id=None, points=None)
+        fields = dict(role=None, id=None, points=None, tags=[])
         for token in m.group("rest").split():
             if token.startswith("id="):
                 fields["id"] = token[3:]
+            elif token.startswith("tags="):
+                fields["tags"] = [tag for tag in token[5:].split(",") if tag]
             elif token.startswith("points="):
                 fields["points"] = float(token[7:])
             elif token in ("solution", "tests", "manual", "locked"):
@@ -116,6 +119,8 @@ def from_text(text: str) -> nbformat.NotebookNode:
         cell.id = c["id"]
         if c["role"]:
             cell.metadata["nbgrader"] = _nbgrader_meta(c["role"], c["id"], c["points"])
+        if c["tags"]:
+            cell.metadata["tags"] = list(c["tags"])
         cells.append(cell)
     nb.cells = cells
     return nb
@@ -132,6 +137,8 @@ def to_text(nb) -> str:
             header += f" {role}"
         if points is not None:
             header += f" points={_fmt_points(points)}"
+        if cell.get("metadata", {}).get("tags"):
+            header += " tags=" + ",".join(cell.metadata["tags"])
         out.append(header)
         if cell.cell_type == "markdown":
             out += [("# " + ln) if ln else "#" for ln in cell.source.splitlines()]
