@@ -89,7 +89,7 @@ def cmd_grade(args) -> int:
         graded_lessons = sorted({r.lesson for r in run.results})
         url = gradebook.merge(run.results, Path(args.out), graded_lessons, url=args.db)
         print(f"recorded in the gradebook {_safe_url(url)}; written answers: "
-              f"cd {args.out} && nbgrader formgrader")
+              f"cd {args.out} && jupyter lab, then Nbgrader > Formgrader")
     return 0
 
 

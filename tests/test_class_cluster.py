@@ -130,7 +130,7 @@ from pathlib import Path
 sys.path[:0] = [{root!r}, {tests!r}]
 from autograder.classroom import grade_class
 from autograder.grading import GradingOptions
-run = grade_class(Path({subs!r}), Path({out!r}), root=Path({course!r}), workers=2,
+run = grade_class(Path({subs!r}), Path({out!r}), root=Path({course!r}), workers={workers},
                   opts=GradingOptions(feedback=False, cell_timeout=30))
 print("graded_now", run.graded_now, "reused", run.reused)
 """
@@ -150,10 +150,10 @@ def test_an_interrupted_run_resumed_grades_only_what_is_missing(tmp_path):
     for i in range(12):
         write_submission(tmp_path / "class", f"s{i:02d}", variants[i % len(variants)], released)
 
-    def script(out):
+    def script(out, workers=2):
         return [sys.executable, "-c", RESUME_SCRIPT.format(
             root=str(ROOT), tests=str(ROOT / "tests"), subs=str(tmp_path / "class"),
-            out=str(out), course=str(course))]
+            out=str(out), course=str(course), workers=workers)]
 
     out = tmp_path / "out"
     first = _start(script(out), tmp_path / "first.log", tmp_path)
@@ -167,5 +167,5 @@ def test_an_interrupted_run_resumed_grades_only_what_is_missing(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"graded_now {12 - done} reused {done}" in again.stdout
     serial = tmp_path / "serial"
-    subprocess.run(script(serial), check=True, capture_output=True, env=_env(), timeout=1800)
+    subprocess.run(script(serial, workers=1), check=True, capture_output=True, env=_env(), timeout=1800)
     assert (out / "grades.csv").read_bytes() == (serial / "grades.csv").read_bytes()
