@@ -139,6 +139,14 @@ class GradingPlugin(WorkerPlugin):
                 dest = root / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(data)
+            # A course root like the repository's: the lesson sources next to the course's
+            # packages (this worker's installed ones), which grading kernels import from it.
+            import mclib
+
+            from . import __file__ as autograder_init
+            for name, pkg in (("mclib", Path(mclib.__file__).parent),
+                              ("autograder", Path(autograder_init).parent)):
+                (root / name).symlink_to(pkg, target_is_directory=True)
             (base / "submissions").mkdir()
             (base / "out").mkdir()
             if self.warm_cache:
