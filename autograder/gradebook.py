@@ -131,6 +131,11 @@ def export_rows(url: str) -> list[dict]:
     """One row per submission in the gradebook at ``url`` (see EXPORT_COLUMNS)."""
     from nbgrader.api import Gradebook
 
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        # Gradebook() would create an empty database and export nothing.
+        raise FileNotFoundError(f"no gradebook at {url[len('sqlite:///'):]}: grade the class "
+                                f"first (python -m autograder grade SUBMISSIONS --out FOLDER)")
+
     rows = []
     with Gradebook(url) as gb:
         for assignment in gb.assignments:

@@ -62,6 +62,8 @@ def test_db_url_from_the_course_config_relative_to_the_grading_folder(tmp_path):
     assert gradebook.resolve_db_url(tmp_path, "sqlite:////abs/g.db") == "sqlite:////abs/g.db"
     with pytest.raises(ValueError, match="database URL"):
         gradebook.resolve_db_url(tmp_path, "gradebook.db")
+    with pytest.raises(FileNotFoundError, match="grade the class first"):
+        gradebook.export_rows(gradebook.resolve_db_url(tmp_path))
 
 
 def test_seconds_split_into_graded_other_and_outside():
