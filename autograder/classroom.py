@@ -298,8 +298,9 @@ def _client(scheduler: str | None, workers: int):
     # One thread per worker process: one grading kernel at a time each, as many as cores asked.
     # memory_limit=0: the kernels are the workers' children and carry their own memory limit;
     # the nanny must not kill a worker for them.
+    # The scheduler's HTTP endpoint on a free loopback port (the default 8787 may be taken).
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, memory_limit=0, host="127.0.0.1",
+                           dashboard_address="127.0.0.1:0", memory_limit=0, host="127.0.0.1",
                            silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
