@@ -5,6 +5,7 @@ killing a worker mid-run loses nothing, and a run interrupted and started again 
 is missing (the tiny lesson, to keep that one cheap)."""
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -118,10 +119,14 @@ def test_a_real_cluster_grades_like_a_serial_run_and_survives_a_dead_worker(tmp_
                           env=_env(), cwd=tmp_path, timeout=3600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "grades.csv").read_bytes() == (serial / "grades.csv").read_bytes()
-    rows = (serial / "grades.csv").read_text().splitlines()[1:]
-    full = [r for r in rows if "-full," in r]
-    assert full and all(r.split(",")[2] == r.split(",")[3] for r in full)  # solutions: full marks
-    assert all(r.split(",")[2] == "0" for r in rows if "-blank," in r)
+    rows = list(csv.DictReader(open(serial / "grades.csv")))
+    auto_max = {l: sum(c.metadata["nbgrader"]["points"] for c in read_notebook(notebook_path(l)).cells
+                       if c.get("metadata", {}).get("nbgrader", {}).get("grade")
+                       and c.cell_type == "code") for l in LESSONS}
+    full = [r for r in rows if r["student_id"].endswith("-full")]
+    assert len(full) == 4 and all(float(r["score"]) == auto_max[r["lesson"]] and
+                                  r["status"] == "graded" for r in full)  # solutions: full marks
+    assert all(r["score"] == "0" for r in rows if r["student_id"].endswith("-blank"))
 
 
 RESUME_SCRIPT = """
