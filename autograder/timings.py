@@ -7,8 +7,8 @@ of one submission split into:
 
 - ``graded``: the cells grading needs by definition, the student's solution cells and the test cells;
 - ``other``: every other executed cell (imports, data, demonstrations, experiments);
-- ``skipped``: cells tagged ``skip-in-grading`` are not executed at all (see skipcells.py): their
-  count is reported, their time is zero;
+- ``skipped``: cells tagged ``skip-in-grading`` run as a one-line comment (see skipcells.py):
+  their count is reported, their milliseconds go to ``other``;
 - ``outside``: before the first cell and after the last (nbgrader's start-up, its checks and
   gradebook writes, the kernel's start and shutdown, feedback). ``kernel_start`` is measured apart
   (benchmarks/grading_throughput.py) and subtracted from it to give nbgrader's own overhead.
@@ -36,7 +36,9 @@ def _kind(cell) -> str:
     nbg = meta.get("nbgrader", {})
     if nbg.get("solution") or nbg.get("grade"):
         return "graded"
-    if SKIP_TAG in meta.get("tags", []):
+    # The tag may be cleared from the autograded notebook; the replacement comment stays.
+    if SKIP_TAG in meta.get("tags", []) or "".join(cell.get("source", "")).startswith(
+            "# Not run while grading"):
         return "skipped"
     return "other"
 
@@ -62,10 +64,10 @@ def split_seconds(nb, started: float, ended: float) -> dict:
         raise ValueError(f"ended ({ended}) is before started ({started})")
     cells = cell_seconds(nb)
     ran = [(k, s, e) for _, k, s, e in cells if s is not None and e is not None and e >= s]
-    split = {"graded": 0.0, "other": 0.0, "skipped_cells": sum(1 for _, k, s, _e in cells
-                                                               if k == "skipped" and s is None)}
+    split = {"graded": 0.0, "other": 0.0, "skipped_cells": sum(1 for _, k, _s, _e in cells
+                                                               if k == "skipped")}
     for kind, s, e in ran:
-        split["graded" if kind == "graded" else "other"] += e - s
+        split["graded" if kind == "graded" else "other"] += e - s  # a skipped cell: a comment
     total = ended - started
     split["outside"] = max(0.0, total - split["graded"] - split["other"])
     split["total"] = total
