@@ -3,7 +3,9 @@
   build     [LESSON ...]                  generate lessons/ (student notebooks) from solutions/
   validate  [LESSON ...]                  solutions get full marks, blank lessons get zero
   grade     SUBMISSIONS [--out DIR]       autograde a folder of students into grades.csv + feedback
-            [--workers N] [--timeout S]   (parallel, sandboxed, time- and memory-limited)
+            [--workers N | --scheduler A] on Dask (local processes or a running cluster), sandboxed,
+            [--timeout S] [--db URL]      time- and memory-limited; recorded in nbgrader's gradebook
+  export    [--out DIR] [--db URL]        the final table from the gradebook: auto + manual points
   selfcheck NOTEBOOK                      grade one notebook locally, per-cell table with hints
   mutants   [LESSON ...]                  run the wrong implementations; print the kill table
   workcopy                                copy lessons missing from work/ (the learner's copy)
@@ -14,6 +16,7 @@ Every command runs nbgrader in a temporary course folder, never in the repositor
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -62,6 +65,8 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_grade(args) -> int:
+    from . import gradebook
+    from .classroom import grade_class
     from .sandbox import bwrap_path, sandbox_works
 
     if args.sandbox == "off":
@@ -77,24 +82,56 @@ def cmd_grade(args) -> int:
                   file=sys.stderr)
             return 2
         sandbox = True
+    lessons = _lessons(args.lesson or [])
     try:
-        results = grading.grade_folder(
-            Path(args.submissions), Path(args.out), _lessons(args.lesson or []),
-            feedback=not args.no_feedback, workers=args.workers, submission_timeout=args.timeout,
-            cell_timeout=args.cell_timeout, memory_mb=args.memory_mb, sandbox=sandbox,
-            progress=not args.no_progress, cpu_seconds=args.cpu_seconds,
-            pids=args.max_processes, output_kb=args.output_kb,
+        opts = grading.GradingOptions(
+            not args.no_feedback, args.timeout, args.cell_timeout, args.memory_mb, sandbox,
+            cpu_seconds=args.cpu_seconds, pids=args.max_processes, output_kb=args.output_kb,
             notebook_output_kb=args.notebook_output_kb, disk_mb=args.disk_mb)
-    except (FileNotFoundError, RuntimeError, ValueError) as exc:
+        if args.db:
+            gradebook.resolve_db_url(Path(args.out), args.db)  # a bad URL fails before grading
+        run = grade_class(Path(args.submissions), Path(args.out), lessons, opts=opts,
+                          workers=args.workers, scheduler=args.scheduler,
+                          progress=not args.no_progress)
+    except (FileNotFoundError, RuntimeError, ValueError, OSError) as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("grade: interrupted; kernels and temporary folders were removed", file=sys.stderr)
+        print("grade: interrupted; kernels and temporary folders were removed, and what was "
+              "graded is kept in the journal: run the same command to go on", file=sys.stderr)
         return 130
-    for r in results:
+    for r in run.results:
         print(f"{r.student:20s} {r.lesson:26s} {r.score:6g} / {r.max_score:<6g} {r.status}")
+    print(f"graded {run.graded_now} submission(s) now, {run.reused} from an earlier run "
+          f"(journal), {run.failed} failed")
     print(f"wrote {Path(args.out) / 'grades.csv'}"
           + ("" if args.no_feedback else f" and feedback in {Path(args.out) / 'feedback'}"))
+    if not args.no_gradebook:
+        graded_lessons = sorted({r.lesson for r in run.results})
+        url = gradebook.merge(run.results, Path(args.out), graded_lessons, url=args.db)
+        print(f"recorded in the gradebook {_safe_url(url)}; written answers: "
+              f"cd {args.out} && jupyter lab, then Nbgrader > Formgrader")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def cmd_export(args) -> int:
+    from . import gradebook
+
+    try:
+        url = gradebook.resolve_db_url(Path(args.out), args.db)
+        dest = Path(args.to) if args.to else Path(args.out) / "final.csv"
+        rows = gradebook.export(url, dest)
+    except (ValueError, OSError) as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return 2
+    for r in rows:
+        print(f"{r['student_id']:20s} {r['lesson']:26s} auto {r['auto_points']:6g} + manual "
+              f"{r['manual_points']:6g} = {r['total']:6g} / {r['max_score']:<6g} {r['status']}")
+    print(f"wrote {dest}")
     return 0
 
 
@@ -156,8 +193,16 @@ def main(argv=None) -> int:
     p.add_argument("--lesson", action="append", help="grade only this lesson (repeatable)")
     p.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
     p.add_argument("--workers", type=_positive_int, default=grading.default_workers(),
-                   help="submissions graded in parallel, each worker with its own gradebook "
-                        "(default: the number of CPU cores)")
+                   help="local Dask worker processes grading in parallel, each with its own "
+                        "workspace (default: the number of CPU cores)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="grade on a running Dask cluster (e.g. tcp://10.0.0.5:8786) instead of "
+                        "local workers")
+    p.add_argument("--db", default=None, metavar="URL",
+                   help="the nbgrader gradebook to record the class in (default: the course "
+                        "config's, sqlite:///gradebook.db in the --out folder)")
+    p.add_argument("--no-gradebook", action="store_true",
+                   help="do not record the results in the nbgrader gradebook")
     p.add_argument("--timeout", type=_positive_int, default=600,
                    help="seconds one submission may take in all (default 600)")
     p.add_argument("--cell-timeout", type=_positive_int, default=None,
@@ -179,6 +224,11 @@ def main(argv=None) -> int:
                    help="largest file and size of the private /tmp of a kernel, MiB (default 512)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=cmd_grade)
+    p = sub.add_parser("export", help="the final table from the gradebook: auto + manual points")
+    p.add_argument("--out", default="grades", help="the grading folder of `grade` (default ./grades)")
+    p.add_argument("--db", default=None, metavar="URL", help="the gradebook (default: as `grade`)")
+    p.add_argument("--to", default=None, help="CSV file to write (default OUT/final.csv)")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("selfcheck", help="grade one notebook locally with the hidden tests")
     p.add_argument("notebook")
     p.set_defaults(func=cmd_selfcheck)

@@ -1,4 +1,4 @@
-"""Grading a class: every submission of a folder graded (in parallel workers), into grades.csv.
+"""Grading a class: every submission of a folder graded (on Dask, see classroom.py), into grades.csv.
 
 The other jobs live in their own modules and are re-exported here for compatibility: building and
 validating lessons (release.py), one submission (submission.py), the self-check (selfcheck.py),
@@ -9,11 +9,10 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import sys
 import threading
 from pathlib import Path
 
-from .course import ROOT, Workspace, check_lesson, lesson_names
+from .course import ROOT
 from .model_cache import warm_model_cache
 from .release import LessonCheck, build, validate
 from .selfcheck import format_scores, selfcheck
@@ -29,40 +28,6 @@ _warm_model_cache = warm_model_cache  # old name
 _grade_one = grade_submission  # old name
 
 
-# Per worker process: its own Workspace (so its own gradebook: SQLite is not safe for concurrent
-# writers), created once by the pool's initializer and reused for every submission it grades.
-_WORKER: dict = {}
-
-
-def _worker_init(root: str, lessons: list[str], hidden: list[str], out: str, opts: GradingOptions):
-    from multiprocessing import util
-
-    ws = Workspace(Path(root), lessons=lessons, hidden=[Path(h) for h in hidden],
-                   **opts.workspace_kwargs())
-    util.Finalize(ws, ws.close, exitpriority=10)  # pool workers skip atexit; this still runs
-    # SIGTERM ends a worker like Ctrl-C: the finally clauses stop nbgrader and its kernel and the
-    # finaliser removes the workspace.
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-    for lesson in lessons:
-        ws.generate(lesson)
-    _WORKER.update(ws=ws, out=Path(out), opts=opts)
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def _worker_grade(job) -> SubmissionResult:
-    student, lesson, nb, problem = job
-    try:
-        return grade_submission(_WORKER["ws"], student, lesson, nb, problem, _WORKER["out"],
-                                _WORKER["opts"])
-    except Exception as exc:  # noqa: BLE001 - one submission's failure must not stop the class
-        return SubmissionResult(student, lesson, f"grading failed: {type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0][:200] if str(exc) else ''}")
-
-
 def default_workers() -> int:
     """Worker processes for ``grade``: the CPU cores this process may use."""
     try:
@@ -76,7 +41,8 @@ def grade_folder(submissions: Path, out: Path, lessons=None, root: Path = ROOT,
                  cell_timeout: float | None = None, memory_mb: int | None = 4096,
                  sandbox: bool | None = None, progress: bool = False, cpu_seconds: int | None = 1800,
                  pids: int | None = 256, output_kb: int | None = 1000,
-                 notebook_output_kb: int | None = 5000, disk_mb: int = 512) -> list[SubmissionResult]:
+                 notebook_output_kb: int | None = 5000, disk_mb: int = 512,
+                 scheduler: str | None = None) -> list[SubmissionResult]:
     """Autograde every submission in ``submissions`` into ``out/grades.csv`` and (optionally)
     ``out/feedback/<student>/<lesson>/<lesson>.html``.
 
@@ -85,75 +51,33 @@ def grade_folder(submissions: Path, out: Path, lessons=None, root: Path = ROOT,
     course's 120 s), time in all (``submission_timeout``), CPU time (``cpu_seconds``), processes
     and threads (``pids``), output (``output_kb`` per cell, ``notebook_output_kb`` per notebook)
     and disk (``disk_mb``), and guarded against tampering; flagged submissions score 0 with the
-    reasons in their status. ``workers`` > 1 grades in that many processes, each with its own
-    workspace and gradebook; the CSV is the same as with one. A worker that crashes costs its
-    submissions a status row, not the class. ``progress`` shows a progress bar on stderr.
+    reasons in their status. Grading runs on Dask (classroom.py): ``workers`` local worker
+    processes, each with its own workspace and gradebook, or the workers of a running cluster at
+    ``scheduler``; the CSV is the same either way, and a run interrupted and started again grades
+    only what is missing. ``progress`` shows a progress bar on stderr.
     """
-    lessons = [check_lesson(l, root) for l in (lessons or lesson_names(root))]
+    from .classroom import grade_class
+
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     opts = GradingOptions(feedback, submission_timeout, cell_timeout, memory_mb, sandbox,
                           cpu_seconds, pids, output_kb, notebook_output_kb, disk_mb)
-    submissions, out = Path(submissions).resolve(), Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    jobs = find_submissions(submissions, lessons)
-    hidden = [str(submissions), str(out)]
-    warm_model_cache(lessons, root)
-    workers = min(workers, max(1, len(jobs)))
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(jobs), desc="grading", unit="submission", file=sys.stderr,
-               disable=not progress)
-    results = []
-    # SIGTERM ends grading like Ctrl-C (kernels, nbgrader and temporary folders are removed on
-    # the way out); signal handlers can only be set from the main thread.
+    # SIGTERM ends grading like Ctrl-C: the cluster, the workers' kernels, nbgrader and the
+    # temporary folders are removed on the way out. Handlers can be set from the main thread only.
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if main_thread else None
     if main_thread:
         signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        if workers == 1:
-            _worker_init(str(root), lessons, hidden, str(out), opts)
-            try:
-                for job in jobs:
-                    results.append(_worker_grade(job))
-                    bar.update()
-            finally:
-                _WORKER.pop("ws").close()
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            # spawn: a fresh interpreter per worker, nothing inherited from the caller's threads.
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_worker_init,
-                                     initargs=(str(root), lessons, hidden, str(out), opts)) as pool:
-                futures = [pool.submit(_worker_grade, job) for job in jobs]
-                try:
-                    for fut in as_completed(futures):
-                        bar.update()
-                except KeyboardInterrupt:
-                    for proc in list(getattr(pool, "_processes", {}).values()):
-                        proc.terminate()  # each worker cleans up on SIGTERM
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
-                for fut, (student, lesson, _, _) in zip(futures, jobs):
-                    try:
-                        results.append(fut.result())
-                    except Exception as exc:  # noqa: BLE001 - a crashed worker (BrokenProcessPool)
-                        results.append(SubmissionResult(
-                            student, lesson, f"grading failed: the grading worker crashed "
-                            f"({type(exc).__name__})"))
+        return grade_class(submissions, out, lessons, root, opts=opts, workers=workers,
+                           scheduler=scheduler, progress=progress).results
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
-        bar.close()
-    max_by_lesson = {r.lesson: r.max_score for r in results if r.max_score}
-    for r in results:
-        if not r.max_score:
-            r.max_score = max_by_lesson.get(r.lesson, 0.0)
-    write_csv(results, out / "grades.csv")
-    return results
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def write_csv(results, path: Path) -> None:

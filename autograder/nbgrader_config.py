@@ -53,3 +53,15 @@ c.GenerateFeedback.preprocessors = [
     "autograder.feedback.ShortenTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# Grading skips the experiment cells the lesson's owner tagged skip-in-grading (training runs,
+# sweeps, timings no test reads), before the notebook executes; a tag on a solution, test or locked
+# cell stops grading with an error (autograder/skipcells.py). It goes first, in front of the steps
+# configured above (or nbgrader's own when none are), so this block stays last in the file.
+from nbgrader.converters.autograde import Autograde as _Autograde  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [
+    "autograder.skipcells.SkipExperimentCells",
+    *(c.Autograde.autograde_preprocessors if "autograde_preprocessors" in c.Autograde
+      else _Autograde.class_traits()["autograde_preprocessors"].default()),
+]

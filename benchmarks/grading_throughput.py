@@ -1,16 +1,31 @@
-"""Grading throughput, serial against parallel, measured in one run.
+"""Grading throughput on Dask, serial against parallel, and where one submission's seconds go.
 
-Grades N synthetic submissions of the tiny test lesson (tests/tiny_lesson.py) - a mix of correct,
-blank, partly wrong and hostile ones - once with one worker and once with --workers workers, and
-prints both times, the throughput ratio, and whether the two grades.csv are identical.
+Grades a class of real lesson submissions (the solution, the blank lesson and a partly answered
+one, in turn) three times in one run, on temporary copies of the course:
 
-    python benchmarks/grading_throughput.py [--submissions 40] [--workers N]
+1. serially (a local cluster of one worker), experiment cells run ("before");
+2. on a local cluster of --workers workers, experiment cells run: the throughput ratio, and whether
+   the two grades.csv are identical;
+3. serially with the experiment cells tagged skip-in-grading skipped ("after"): the lesson's own
+   tags, or where a lesson has none yet, the cells autograder.skipcells.skippable_cells proposes
+   (tagged on the copy only; the grades must not change).
 
-A script, not a test: the numbers depend on the machine and its load.
+For each lesson it prints the seconds of one submission split into kernel start (measured apart,
+with the grading workspace's own kernel), graded cells (solutions and tests), other cells, and
+nbgrader's overhead (the rest), before and after, with the floor (kernel start + graded cells).
+
+    python benchmarks/grading_throughput.py [--lessons 00-measuring 05-low-rank] [--students 3]
+                                            [--workers 2]
+    python benchmarks/grading_throughput.py --tiny [--submissions 40]   # the synthetic lesson
+
+A script, not a test: the numbers depend on the machine and its load (printed with them).
 """
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,45 +35,184 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 
 from autograder import grading  # noqa: E402
-from autograder.course import Workspace  # noqa: E402
-from tiny_lesson import LESSON, make_course, write_submission  # noqa: E402
+from autograder.classroom import grade_class  # noqa: E402
+from autograder.course import ROOT, Workspace, lesson_names, notebook_path  # noqa: E402
+from autograder.notebooks import read_notebook, write_notebook  # noqa: E402
+from autograder.skipcells import SKIP_TAG, skippable_cells  # noqa: E402
 
-# Correct, blank, partly wrong and hostile, in the proportions of a class that is mostly honest.
-MIX = ["solved", "solved", "solved", "partly-wrong", "partly-wrong", "blank", "hidden-fail",
-       "random", "patch-allclose", "raises"]
+KERNEL_PROBE = """
+import sys, time
+from jupyter_client import KernelManager
+runtime = sys.argv[1]
+km = KernelManager(kernel_name="python3", transport="ipc", ip=runtime + "/probe-ipc",
+                   connection_file=runtime + "/probe.json")
+start = time.perf_counter()
+km.start_kernel()
+kc = km.client()
+kc.start_channels()
+kc.wait_for_ready(timeout=300)
+print(time.perf_counter() - start)
+kc.stop_channels()
+km.shutdown_kernel(now=True)
+"""
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--submissions", type=int, default=40)
-    parser.add_argument("--workers", type=int, default=grading.default_workers())
-    parser.add_argument("--feedback", action="store_true", help="also write HTML feedback")
-    args = parser.parse_args(argv)
-    if args.submissions < 1 or args.workers < 1:
-        parser.error("--submissions and --workers must be positive")
+def kernel_start_seconds(root: Path, lesson: str, repeats: int = 3) -> float:
+    """Median seconds to start the grading kernel (sandbox launcher and guard included) and get
+    its first reply, with the workspace's own kernelspec and environment."""
+    times = []
+    with Workspace(root, lessons=[lesson]) as ws:
+        for _ in range(repeats):
+            proc = subprocess.run([sys.executable, "-c", KERNEL_PROBE, str(ws.runtime)], cwd=ws.path,
+                                  env=ws.env(), capture_output=True, text=True, timeout=600)
+            if proc.returncode != 0:
+                raise RuntimeError(f"kernel start probe failed:\n{proc.stderr[-2000:]}")
+            times.append(float(proc.stdout.split()[-1]))
+    return statistics.median(times)
+
+
+def copy_course(dest: Path, lessons, tags: str) -> tuple[Path, dict]:
+    """A course root with ``lessons``; tags: "none" strips every skip tag, "skip" keeps the
+    lesson's own or, where it has none, tags the proposed cells. Returns (root, tagged ids)."""
+    tagged = {}
+    for lesson in lessons:
+        nb = read_notebook(notebook_path(lesson))
+        own = [c.id for c in nb.cells if SKIP_TAG in c.get("metadata", {}).get("tags", [])]
+        chosen = [] if tags == "none" else (own or skippable_cells(nb))
+        for cell in nb.cells:
+            cell_tags = [t for t in cell.get("metadata", {}).get("tags", []) if t != SKIP_TAG]
+            if cell.get("id") in chosen:
+                cell_tags.append(SKIP_TAG)
+            if cell_tags:
+                cell.metadata["tags"] = cell_tags
+            else:
+                cell.get("metadata", {}).pop("tags", None)
+        write_notebook(nb, notebook_path(lesson, "solutions", dest))
+        tagged[lesson] = chosen
+    return dest, tagged
+
+
+def write_class(folder: Path, lessons, students: int) -> int:
+    n = 0
+    for i in range(students):
+        kind = ("full", "blank", "partial")[i % 3]
+        for lesson in lessons:
+            if kind == "full":
+                nb = read_notebook(notebook_path(lesson))
+            else:
+                nb = read_notebook(notebook_path(lesson, "lessons"))
+                if kind == "partial":
+                    solution = {c.get("id"): c for c in read_notebook(notebook_path(lesson)).cells}
+                    cell = next(c for c in nb.cells if c.cell_type == "code" and
+                                c.get("metadata", {}).get("nbgrader", {}).get("solution"))
+                    cell.source = solution[cell.id].source
+            write_notebook(nb, folder / f"s{i:02d}-{kind}" / lesson / f"{lesson}.ipynb")
+            n += 1
+    return n
+
+
+def _scores(path: Path) -> list:
+    import csv
+
+    return [{k: v for k, v in row.items() if k != "status"} for row in csv.DictReader(open(path))]
+
+
+def split_table(label: str, timings, kernel: dict) -> list[str]:
+    lines = []
+    for lesson in sorted({t["lesson"] for t in timings}):
+        rows = [t for t in timings if t["lesson"] == lesson and "graded" in t]
+        if not rows:
+            continue
+        mean = {k: statistics.mean(r[k] for r in rows) for k in ("total", "graded", "other", "outside")}
+        k = kernel[lesson]
+        floor = k + mean["graded"]
+        lines.append(f"{label:7s} {lesson:26s} {len(rows):3d} {mean['total']:7.1f} {k:7.1f} "
+                     f"{mean['graded']:7.1f} {mean['other']:7.1f} {max(0.0, mean['outside'] - k):9.1f} "
+                     f"{floor:7.1f} {mean['total'] / floor:6.2f}x "
+                     f"{statistics.mean(r.get('skipped_cells', 0) for r in rows):5.1f}")
+    return lines
+
+
+def real(args) -> int:
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+          f"{os.cpu_count()} CPUs", flush=True)
+    with tempfile.TemporaryDirectory(prefix="mc-bench-") as tmp:
+        tmp = Path(tmp)
+        before, _ = copy_course(tmp / "before", args.lessons, "none")
+        after, tagged = copy_course(tmp / "after", args.lessons, "skip")
+        for lesson, ids in tagged.items():
+            print(f"{lesson}: skipped after: {', '.join(ids) or '(none)'}", flush=True)
+        n = write_class(tmp / "class", args.lessons, args.students)
+        kernel = {lesson: kernel_start_seconds(before, lesson) for lesson in args.lessons}
+        runs, times = {}, {}
+        for label, root, workers in (("serial", before, 1), ("parallel", before, args.workers),
+                                     ("after", after, 1)):
+            start = time.perf_counter()
+            runs[label] = grade_class(tmp / "class", tmp / label, args.lessons, root, workers=workers,
+                                      opts=grading.GradingOptions(feedback=True), progress=True)
+            times[label] = time.perf_counter() - start
+            print(f"{label:8s} workers={workers}: {times[label]:7.1f} s for {n} submissions, "
+                  f"{n / times[label] * 60:6.2f} submissions/min; load average "
+                  f"{os.getloadavg()[0]:.2f}", flush=True)
+        same = (tmp / "serial" / "grades.csv").read_bytes() == (tmp / "parallel" / "grades.csv").read_bytes()
+        # Skipping must change no score (a status may lose the errors of skipped cells).
+        unchanged = _scores(tmp / "serial" / "grades.csv") == _scores(tmp / "after" / "grades.csv")
+        print(f"\nthroughput ratio parallel/serial: {times['serial'] / times['parallel']:.2f} "
+              f"({args.workers} workers, {n} submissions); grades.csv identical: "
+              f"{'yes' if same else 'NO'}; grades unchanged by skipping: {'yes' if unchanged else 'NO'}")
+        print("\nseconds per submission (means); overhead = nbgrader and the rest outside the cells")
+        print(f"{'':7s} {'lesson':26s} {'n':>3s} {'total':>7s} {'kernel':>7s} {'graded':>7s} "
+              f"{'other':>7s} {'overhead':>9s} {'floor':>7s} {'/floor':>7s} {'skip':>5s}")
+        for label in ("serial", "after"):
+            for line in split_table("before" if label == "serial" else "after",
+                                    runs[label].timings, kernel):
+                print(line)
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return 0 if same and unchanged else 1
+
+
+def tiny(args) -> int:
+    from tiny_lesson import LESSON, make_course, write_submission
+
+    mix = ["solved", "solved", "solved", "partly-wrong", "partly-wrong", "blank", "hidden-fail",
+           "random", "patch-allclose", "raises"]
     with tempfile.TemporaryDirectory(prefix="mc-bench-") as tmp:
         tmp = Path(tmp)
         root = make_course(tmp / "course")
         with Workspace(root, lessons=[LESSON]) as ws:
             released = tmp / "released.ipynb"
             released.write_bytes(ws.generate(LESSON).read_bytes())
-        subs = tmp / "class"
         for i in range(args.submissions):
-            write_submission(subs, f"s{i:03d}", MIX[i % len(MIX)], released)
+            write_submission(tmp / "class", f"s{i:03d}", mix[i % len(mix)], released)
         times = {}
         for label, workers in (("serial", 1), ("parallel", args.workers)):
             start = time.perf_counter()
-            grading.grade_folder(subs, tmp / label, root=root, workers=workers,
-                                 feedback=args.feedback, progress=True)
+            grading.grade_folder(tmp / "class", tmp / label, root=root, workers=workers,
+                                 feedback=False, progress=True)
             times[label] = time.perf_counter() - start
-            print(f"{label:8s} workers={workers}: {times[label]:7.1f} s, "
-                  f"{args.submissions / times[label] * 60:6.1f} submissions/min", flush=True)
+            print(f"{label:8s} workers={workers}: {times[label]:7.1f} s", flush=True)
         same = (tmp / "serial" / "grades.csv").read_bytes() == (tmp / "parallel" / "grades.csv").read_bytes()
-        print(f"throughput ratio parallel/serial: {times['serial'] / times['parallel']:.2f} "
-              f"({args.workers} workers, {args.submissions} submissions); "
-              f"grades.csv identical: {'yes' if same else 'NO'}")
+        print(f"throughput ratio parallel/serial: {times['serial'] / times['parallel']:.2f}; "
+              f"grades.csv identical: {'yes' if same else 'NO'}; load average "
+              f"{os.getloadavg()[0]:.2f}")
         return 0 if same else 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lessons", nargs="+", default=["00-measuring", "05-low-rank"])
+    parser.add_argument("--students", type=int, default=3, help="submissions per lesson")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--tiny", action="store_true", help="the synthetic tiny lesson instead")
+    parser.add_argument("--submissions", type=int, default=40, help="with --tiny")
+    args = parser.parse_args(argv)
+    if args.students < 1 or args.workers < 1 or args.submissions < 1:
+        parser.error("--students, --workers and --submissions must be positive")
+    unknown = set(args.lessons) - set(lesson_names(ROOT))
+    if unknown:
+        parser.error(f"unknown lessons {sorted(unknown)}; the lessons are {lesson_names(ROOT)}")
+    return tiny(args) if args.tiny else real(args)
 
 
 if __name__ == "__main__":
