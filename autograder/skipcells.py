@@ -93,22 +93,81 @@ def _root_name(node) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp, ast.SetComp,
+           ast.DictComp, ast.GeneratorExp)
+#: Modules whose seeding or configuration changes what every later cell computes.
+_STATE_MODULES = {"torch", "np", "numpy", "random"}
+
+
+def _local_names(scope) -> set:
+    """Names bound in ``scope``'s own namespace (a function, lambda or comprehension): its
+    parameters and everything its body stores, minus names declared ``global``."""
+    names, declared = set(), set()
+    args = getattr(scope, "args", None)
+    if isinstance(args, ast.arguments):
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+            if a is not None:
+                names.add(a.arg)
+    if isinstance(scope, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        roots = [g.target for g in scope.generators]
+    else:
+        roots = scope.body if isinstance(scope.body, list) else [scope.body]
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue  # its body is its own scope
+        if isinstance(node, _SCOPES):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.Global):
+            declared.update(node.names)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update(a.asname or a.name.split(".")[0] for a in node.names if a.name != "*")
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        stack.extend(ast.iter_child_nodes(node))
+    return names - declared
+
+
 class _Scan(ast.NodeVisitor):
-    """Module-level bindings, names possibly changed in place, and every name read anywhere (a
-    function body reads globals when it is called, so its reads count for its cell)."""
+    """Module-level bindings, names possibly changed in place, and the names a cell reads from
+    the notebook's namespace: a read counts unless the name is local to the function (or
+    comprehension) that reads it, or the cell itself bound it before (at module level) or anywhere
+    at module level (inside a function body, which runs when called, after the cell's bindings)."""
 
     def __init__(self):
-        self.binds, self.changes, self.reads, self.imports = set(), set(), set(), set()
+        self.binds, self.changes, self.imports = set(), set(), set()
         self.global_state = []
-        self._depth = 0
+        self._scopes: list[set] = []
+        self._top_reads: list[tuple[str, bool]] = []  # (name, bound by this cell before the read)
+        self._deep_reads: set = set()
+
+    def _is_local(self, name) -> bool:
+        return any(name in scope for scope in self._scopes)
 
     def _bind(self, name):
-        if self._depth == 0:
+        if not self._scopes:
             self.binds.add(name)
+
+    def _read(self, name):
+        if self._is_local(name):
+            return
+        if self._scopes:
+            self._deep_reads.add(name)
+        else:
+            self._top_reads.append((name, name in self.binds))
+
+    @property
+    def reads(self) -> set:
+        outer = {n for n, bound in self._top_reads if not bound}
+        return outer | (self._deep_reads - self.binds)
 
     def visit_Name(self, node):
         if isinstance(node.ctx, ast.Load):
-            self.reads.add(node.id)
+            self._read(node.id)
         elif isinstance(node.ctx, (ast.Store, ast.Del)):
             self._bind(node.id)
 
@@ -116,15 +175,21 @@ class _Scan(ast.NodeVisitor):
         self.binds.update(node.names)
 
     def _scoped(self, node, name=None):
-        if name is not None:
-            self._bind(name)
         for deco in getattr(node, "decorator_list", []):
             self.visit(deco)
-        self._depth += 1
+        args = getattr(node, "args", None)
+        if isinstance(args, ast.arguments):  # defaults are evaluated where the function is defined
+            for d in [*args.defaults, *args.kw_defaults]:
+                if d is not None:
+                    self.visit(d)
+        if name is not None:
+            self._bind(name)
+        self._scopes.append(_local_names(node) if isinstance(node, _SCOPES) else set())
+        skip = set(map(id, getattr(node, "decorator_list", [])))
         for child in ast.iter_child_nodes(node):
-            if child not in getattr(node, "decorator_list", []):
+            if id(child) not in skip and not isinstance(child, ast.arguments):
                 self.visit(child)
-        self._depth -= 1
+        self._scopes.pop()
 
     def visit_FunctionDef(self, node):
         self._scoped(node, node.name)
@@ -132,7 +197,13 @@ class _Scan(ast.NodeVisitor):
     visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_ClassDef(self, node):
-        self._scoped(node, node.name)
+        for base in [*node.bases, *(k.value for k in node.keywords)]:
+            self.visit(base)
+        self._bind(node.name)
+        self._scopes.append(set())
+        for child in node.body:
+            self.visit(child)
+        self._scopes.pop()
 
     def visit_Lambda(self, node):
         self._scoped(node)
@@ -157,26 +228,31 @@ class _Scan(ast.NodeVisitor):
     def _store_target(self, target):
         if isinstance(target, (ast.Attribute, ast.Subscript)):
             root = _root_name(target)
-            if root:
+            if root and not self._is_local(root):
                 self.changes.add(root)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for t in target.elts:
                 self._store_target(t)
 
+    # The value is evaluated before the targets are bound: visit it first, so `x = x + 1` reads x.
     def visit_Assign(self, node):
+        self.visit(node.value)
         for t in node.targets:
             self._store_target(t)
-        self.generic_visit(node)
+            self.visit(t)
 
     def visit_AugAssign(self, node):
+        self.visit(node.value)
         self._store_target(node.target)
         if isinstance(node.target, ast.Name):
-            self.reads.add(node.target.id)
-        self.generic_visit(node)
+            self._read(node.target.id)
+        self.visit(node.target)
 
     def visit_AnnAssign(self, node):
+        if node.value is not None:
+            self.visit(node.value)
         self._store_target(node.target)
-        self.generic_visit(node)
+        self.visit(node.target)
 
     def visit_Delete(self, node):
         for t in node.targets:
@@ -186,15 +262,19 @@ class _Scan(ast.NodeVisitor):
     def visit_Call(self, node):
         func = node.func
         if isinstance(func, ast.Attribute):
-            if func.attr in _GLOBAL_STATE_CALLS:
-                self.global_state.append(ast.unparse(func))
             root = _root_name(func.value)
-            if root:
+            # torch.manual_seed(0) seeds everyone; torch.Generator().manual_seed(0) only its own.
+            # Only at module level: a function body seeds when it is called, and a kept cell that
+            # calls it reads its name, which is checked anyway.
+            if (func.attr in _GLOBAL_STATE_CALLS and root in (_STATE_MODULES | self.imports)
+                    and not self._scopes):
+                self.global_state.append(ast.unparse(func))
+            if root and not self._is_local(root):
                 self.changes.add(root)  # obj.method(...) may change obj (model.train(), list.append)
         if not (isinstance(func, ast.Name) and func.id in _PURE_BUILTINS):
             for arg in [*node.args, *(k.value for k in node.keywords)]:
                 root = _root_name(arg)
-                if root:
+                if root and not self._is_local(root):
                     self.changes.add(root)  # f(model) may train model in place
         self.generic_visit(node)
 

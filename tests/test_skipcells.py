@@ -145,3 +145,26 @@ def test_a_tagged_test_cell_stops_grading_loudly(tmp_path):
         ws.submit(LESSON, "someone", ws.generate(LESSON))
         with pytest.raises(NbgraderError, match="test-double is a test cell and must never be skipped"):
             ws.autograde(LESSON, "someone")
+
+
+def test_names_local_to_a_function_or_comprehension_are_not_reads_of_the_notebook():
+    names = cell_names(
+        "def f(a, b=default):\n"
+        "    name = a + outer\n"
+        "    return [x * name for x in b]\n"
+        "y = y + 1\n"
+        "z = 3\n"
+        "print(z, w)\n")
+    assert names["reads"] >= {"default", "outer", "y", "w"}
+    assert not names["reads"] & {"a", "b", "name", "x", "z"}
+    assert names["binds"] == {"f", "y", "z"}
+
+
+def test_only_module_level_seeding_of_shared_generators_is_global_state():
+    names = cell_names(
+        "import torch\n"
+        "g = torch.Generator().manual_seed(0)\n"
+        "def new(seed):\n"
+        "    torch.manual_seed(seed)\n"
+        "torch.manual_seed(1)\n")
+    assert names["global_state"] == ["torch.manual_seed"]
