@@ -126,8 +126,9 @@ MUTANTS = [
       ("lowrank_counts(ALEXNET_CONVS, ALEXNET_FCS, r)", "lowrank_counts(ALEXNET_CONVS, ALEXNET_FCS, {k: tuple(v) if isinstance(v, list) else v for k, v in r.items()})")),
     M("one fraction for convs and fcs (only the MAC target met)", "choose-ranks",
       ("        f = bisect(", "        f = c\n        _ = bisect(")),
-    M("ranks from the fraction of max(n, m)", "choose-ranks",
-      ("round(f * min(n, m))", "round(f * max(n, m))")),
+    M("MAC ratio inverted (new / original)", "choose-ranks",
+      ("c = bisect(lambda t: ALEXNET_MACS / counts(ranks_for(t, f))[1], KIM_MAC_RATIO)",
+       "c = bisect(lambda t: counts(ranks_for(t, f))[1] / ALEXNET_MACS, KIM_MAC_RATIO)")),
     # ---------------------------------------------------------------- separable_filters
     M("singular values dropped", "separable-filters",
       ("vertical = (u[..., :, :rank] * s[..., None, :rank]).transpose(-1, -2)", "vertical = u[..., :, :rank].transpose(-1, -2)")),
