@@ -11,6 +11,10 @@ Conventions:
   [0, 255]. ``act_qparams[i]`` is the (scale, zero_point) of the input of layer ``i``; the output of
   layer ``i`` is requantized with the input parameters of layer ``i + 1`` (ReLU runs on the integers
   in between), and the last layer's output with ``out_qparams`` before being dequantized to float32.
+- Accuracy depends on the engine and the CPU: PyTorch's x86/fbgemm kernel sums pairs of u8*s8
+  products in int16 on CPUs without VNNI, which saturates when activations use all of [0, 255]
+  (lesson 04 measures this); activation ranges of 7 bits ([0, 127], PyTorch's own x86 default)
+  never saturate.
 - Sizes are bytes of the serialized ``state_dict`` (``torch.save``), which is what a file on disk
   costs, including the scales and the format's overhead.
 
