@@ -261,7 +261,7 @@ def test_whole_submission_time_limit_stops_a_hung_kernel(tmp_path):
     results = {r.student: r for r in grading.grade_folder(
         tmp_path / "class", tmp_path / "out", root=root, feedback=False, cell_timeout=100,
         submission_timeout=45)}
-    assert results["stubborn"].status == "not graded: stopped after 45 s (whole-submission time limit)"
+    assert results["stubborn"].status == "not graded: stopped after 45 s (whole-submission time limit, --timeout)"
     assert results["stubborn"].score == 0 and results["stubborn"].max_score == MAX_SCORE
     assert results["zz-after"].score == MAX_SCORE  # the next student is graded as usual
     assert time.perf_counter() - start < 240
