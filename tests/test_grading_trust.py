@@ -389,3 +389,16 @@ def test_process_limit_refuses_the_next_process():
             assert limit.hits() > 0
     finally:
         limit.close()
+
+
+def test_grade_refuses_to_run_unsandboxed_unless_told(tmp_path):
+    import os
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, MCLIB_SANDBOX="off")  # as on a machine without bubblewrap
+    (tmp_path / "subs").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / "subs"),
+                           "--out", str(tmp_path / "out"), "--no-progress"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--sandbox off" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
