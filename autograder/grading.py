@@ -6,8 +6,10 @@ warming the model cache (model_cache.py).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+import tempfile
 import signal
 import sys
 import threading
@@ -63,6 +65,25 @@ def _worker_grade(job) -> SubmissionResult:
                                 f"{str(exc).splitlines()[0][:200] if str(exc) else ''}")
 
 
+def _remove_class_tmp(class_tmp: str, saved_tmpdir: str | None) -> None:
+    import shutil
+
+    from .course import _make_writable_and_retry
+
+    if saved_tmpdir is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved_tmpdir
+    for ws in Path(class_tmp).glob("mc-grade-*"):
+        # A workspace's pids cgroup (sandbox.PidsLimit) is named after it.
+        for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+            try:
+                (base / f"mc-grade-{ws.name}").rmdir()
+            except OSError:
+                pass
+    shutil.rmtree(class_tmp, onerror=_make_writable_and_retry)
+
+
 def default_workers() -> int:
     """Worker processes for ``grade``: the CPU cores this process may use."""
     try:
@@ -111,6 +132,7 @@ def grade_folder(submissions: Path, out: Path, lessons=None, root: Path = ROOT,
     previous = signal.getsignal(signal.SIGTERM) if main_thread else None
     if main_thread:
         signal.signal(signal.SIGTERM, _raise_interrupt)
+    stack = contextlib.ExitStack()
     try:
         if workers == 1:
             _worker_init(str(root), lessons, hidden, str(out), opts)
@@ -124,6 +146,13 @@ def grade_folder(submissions: Path, out: Path, lessons=None, root: Path = ROOT,
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
+            # The workers' workspaces are made inside one folder of ours (through TMPDIR, which
+            # spawned workers read afresh), removed below even when a worker never ran its
+            # clean-up (killed, crashed, or skipped by the pool's shutdown).
+            class_tmp = tempfile.mkdtemp(prefix="mc-class-")
+            saved_tmpdir = os.environ.get("TMPDIR")
+            os.environ["TMPDIR"] = class_tmp
+            stack.callback(_remove_class_tmp, class_tmp, saved_tmpdir)
             # spawn: a fresh interpreter per worker, nothing inherited from the caller's threads.
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                      initializer=_worker_init,
@@ -145,6 +174,7 @@ def grade_folder(submissions: Path, out: Path, lessons=None, root: Path = ROOT,
                             student, lesson, f"grading failed: the grading worker crashed "
                             f"({type(exc).__name__})"))
     finally:
+        stack.close()
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
         bar.close()
