@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
+import tempfile
 import threading
 from pathlib import Path
 
@@ -26,6 +28,23 @@ __all__ = ["build", "validate", "LessonCheck", "grade_folder", "SubmissionResult
 _readable = readable  # old name
 _warm_model_cache = warm_model_cache  # old name
 _grade_one = grade_submission  # old name
+
+
+def _remove_class_tmp(class_tmp: str, saved_tmpdir: str | None) -> None:
+    from .course import _make_writable_and_retry
+
+    if saved_tmpdir is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved_tmpdir
+    for ws in Path(class_tmp).rglob("mc-grade-*"):
+        # A workspace's pids cgroup (sandbox.PidsLimit) is named after it.
+        for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+            try:
+                (base / f"mc-grade-{ws.name}").rmdir()
+            except OSError:
+                pass
+    shutil.rmtree(class_tmp, onerror=_make_writable_and_retry)
 
 
 def default_workers() -> int:
@@ -68,10 +87,19 @@ def grade_folder(submissions: Path, out: Path, lessons=None, root: Path = ROOT,
     previous = signal.getsignal(signal.SIGTERM) if main_thread else None
     if main_thread:
         signal.signal(signal.SIGTERM, _raise_interrupt)
+    saved_tmpdir, class_tmp = os.environ.get("TMPDIR"), None
+    if scheduler is None:
+        # The local workers' workspaces are made inside one folder of ours (through TMPDIR, which
+        # the worker processes read when they start), removed below even when a worker never ran
+        # its clean-up (killed, crashed).
+        class_tmp = tempfile.mkdtemp(prefix="mc-class-")
+        os.environ["TMPDIR"] = class_tmp
     try:
         return grade_class(submissions, out, lessons, root, opts=opts, workers=workers,
                            scheduler=scheduler, progress=progress).results
     finally:
+        if class_tmp is not None:
+            _remove_class_tmp(class_tmp, saved_tmpdir)
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
 

@@ -81,6 +81,7 @@ _KERNEL_METHODS = ("do_execute", "execute_request", "dispatch_shell", "send_resp
 _WATCHED_EVENTS = {"open", "os.listdir", "os.scandir", "glob.glob", "subprocess.Popen", "os.system",
                    "os.exec", "os.posix_spawn", "os.spawn"}
 _MISSING = object()
+_CLASS_CACHES = {"__slotnames__"}
 #: The start of the line the guard prints where it stopped a cell's printing.
 OUTPUT_CUT_KERNEL = "[output cut: this cell printed more than"
 # IPython's own names in the notebook's namespace (output cache, input history).
@@ -350,7 +351,8 @@ class Guard:
                         live[k] = then
         for cls, saved in self.class_dicts:
             live = vars(cls)
-            for k in set(live) - set(saved):
+            # copyreg caches __slotnames__ on a class the first time one of its objects is copied.
+            for k in set(live) - set(saved) - _CLASS_CACHES:
                 self.report(f"{cls.__module__}.{cls.__qualname__}.{k} was added")
                 try:
                     delattr(cls, k)

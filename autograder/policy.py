@@ -10,7 +10,8 @@ locked cells are put back from the source notebook anyway), after IPython's own 
 
 ``check_notebook(submitted, source, lesson)`` returns the findings; ``ALLOW`` (per lesson) and the
 source notebook's ``metadata.autograder.policy_allow`` (a list of rule names) switch rules off for
-a lesson that needs one. ``tests/test_policy.py`` runs the policy over every solution cell.
+a lesson that needs one. ``validate`` and ``tests/test_red_team.py`` run the policy over every
+solution cell of the six lessons.
 """
 from __future__ import annotations
 

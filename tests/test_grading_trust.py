@@ -261,7 +261,7 @@ def test_whole_submission_time_limit_stops_a_hung_kernel(tmp_path):
     results = {r.student: r for r in grading.grade_folder(
         tmp_path / "class", tmp_path / "out", root=root, feedback=False, cell_timeout=100,
         submission_timeout=45)}
-    assert results["stubborn"].status == "not graded: stopped after 45 s (whole-submission time limit)"
+    assert results["stubborn"].status == "not graded: stopped after 45 s (whole-submission time limit, --timeout)"
     assert results["stubborn"].score == 0 and results["stubborn"].max_score == MAX_SCORE
     assert results["zz-after"].score == MAX_SCORE  # the next student is graded as usual
     assert time.perf_counter() - start < 240
@@ -351,3 +351,54 @@ def test_sigterm_leaves_no_kernel_process_or_folder(tmp_path):
             and str(private_tmp) in cmdline(p)]
     assert left == [], left
     assert list(private_tmp.iterdir()) == [], list(private_tmp.iterdir())
+
+
+def test_cpu_time_limit_stops_a_busy_process():
+    code = ("from autograder.sandbox import set_limits\n"
+            "set_limits(None, 1, None)\n"
+            "while True:\n    pass\n")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode != 0  # SIGXCPU at 1 s of CPU time
+    assert time.perf_counter() - start < 100
+
+
+def test_process_limit_refuses_the_next_process():
+    """With a small limit, starting processes in a loop fails in the submission's own code: through
+    a pids cgroup when the grader may create one, else RLIMIT_NPROC (not for root)."""
+    import os
+
+    from autograder.sandbox import PidsLimit
+
+    limit = PidsLimit(f"mc-test-{os.getpid()}", 8)
+    if limit.path is None and os.getuid() == 0:
+        pytest.skip("root without a writable pids cgroup: no process limit here (README says so)")
+    join = (f"open({str(limit.path / 'cgroup.procs')!r}, 'w').write(str(__import__('os').getpid()))\n"
+            if limit.path else "from autograder.sandbox import set_limits; set_limits(None, None, None, 8)\n")
+    code = join + ("import subprocess\nps = []\ntry:\n    for _ in range(40):\n"
+                   "        ps.append(subprocess.Popen(['sleep', '5']))\n"
+                   "except OSError as e:\n    print('refused after', len(ps))\n"
+                   "for p in ps:\n    p.kill()\n")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                              cwd=Path(__file__).resolve().parent.parent)
+        assert "refused after" in proc.stdout, proc.stdout + proc.stderr
+        assert int(proc.stdout.split()[-1]) < 8
+        if limit.path:
+            assert limit.hits() > 0
+    finally:
+        limit.close()
+
+
+def test_grade_refuses_to_run_unsandboxed_unless_told(tmp_path):
+    import os
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, MCLIB_SANDBOX="off")  # as on a machine without bubblewrap
+    (tmp_path / "subs").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / "subs"),
+                           "--out", str(tmp_path / "out"), "--no-progress"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--sandbox off" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
