@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 
 import nbformat
 import pytest
@@ -135,3 +136,30 @@ def test_the_unusable_gpu_fails_a_notebook_that_moves_to_it(tmp_path):
     assert not run.ok and "not usable" in run.error
     plain = run_notebook(path, timeout=120)  # without the startup file there is no GPU at all
     assert not plain.ok and "AssertionError" in plain.error
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_solution_passes_nbgraders_own_validator_in_a_fresh_home(lesson, tmp_path, monkeypatch):
+    """Issue 15: an instructor checking a source notebook with plain nbgrader (its Validator, with
+    nbgrader's own output-based rule), on a machine whose HOME and model cache are empty, sees every
+    test pass: no verdict may depend on what an earlier run left in the cache."""
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    for var, sub in [("HOME", "home"), ("JUPYTER_CONFIG_DIR", "jupyter-config"),
+                     ("JUPYTER_DATA_DIR", "jupyter-data"), ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+                     ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "matplotlib"),
+                     ("MCLIB_CACHE", "empty-model-cache")]:
+        (tmp_path / sub).mkdir()
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in [str(ROOT), os.environ.get("PYTHONPATH", "")] if p))
+    folder = tmp_path / lesson
+    shutil.copytree(notebook_path(lesson).parent, folder)
+    config = Config()
+    config.Execute.timeout = 300
+    results = Validator(config=config).validate(str(folder / f"{lesson}.ipynb"))
+    problems = [f"{kind}: {item.get('raw_error') or item.get('source', '')[:200]}"
+                for kind, items in results.items() for item in items]
+    assert not problems, f"{lesson} fails nbgrader's Validator in a fresh HOME:\n" + "\n".join(problems)
