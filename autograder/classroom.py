@@ -299,9 +299,11 @@ def _client(scheduler: str | None, workers: int):
     # memory_limit=0: the kernels are the workers' children and carry their own memory limit;
     # the nanny must not kill a worker for them.
     # The scheduler's HTTP endpoint on a free loopback port (the default 8787 may be taken).
+    # Dask's scratch folder inside the temporary folder grade_folder removes (TMPDIR), not beside it.
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            dashboard_address="127.0.0.1:0", memory_limit=0, host="127.0.0.1",
-                           silence_logs=logging.ERROR)
+                           silence_logs=logging.ERROR,
+                           local_directory=os.path.join(tempfile.gettempdir(), "dask-scratch-space"))
     return Client(cluster), cluster
 
 

@@ -76,7 +76,13 @@ def test_grade_command_writes_csv_and_feedback(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {r["student_id"]: r for r in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}
     assert set(rows) == {"alice", "bob", "carol", "dave"}
-    assert float(rows["alice"]["score"]) == float(rows["alice"]["max_score"]) - 2  # written answer pending
+    from autograder.notebooks import nbgrader_role, read_notebook
+
+    written = sum(points for role, points in map(nbgrader_role, read_notebook(notebook_path(lesson)).cells)
+                  if role == "manual")
+    assert written > 0
+    # Every automatic point; the written answers wait for an instructor.
+    assert float(rows["alice"]["score"]) == float(rows["alice"]["max_score"]) - written
     assert rows["alice"]["needs_manual_grading"] == "yes" and rows["alice"]["status"] == "graded"
     assert float(rows["bob"]["score"]) == 0 and float(rows["bob"]["max_score"]) > 0
     assert rows["carol"]["status"].startswith("missing notebook") and "my-work.ipynb" in rows["carol"]["status"]
