@@ -303,7 +303,8 @@ def _client(scheduler: str | None, workers: int):
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            dashboard_address="127.0.0.1:0", memory_limit=0, host="127.0.0.1",
                            silence_logs=logging.ERROR,
-                           local_directory=os.path.join(tempfile.gettempdir(), "dask-scratch-space"))
+                           local_directory=os.path.join(os.environ.get("TMPDIR") or tempfile.gettempdir(),
+                                                        "dask-scratch-space"))
     return Client(cluster), cluster
 
 

@@ -94,9 +94,17 @@ def grade_folder(submissions: Path, out: Path, lessons=None, root: Path = ROOT,
         # its clean-up (killed, crashed).
         class_tmp = tempfile.mkdtemp(prefix="mc-class-")
         os.environ["TMPDIR"] = class_tmp
+    import contextlib
+
+    import dask
+
+    # Dask's own scratch files go there too.
+    scratch = (dask.config.set({"temporary-directory": class_tmp}) if class_tmp
+               else contextlib.nullcontext())
     try:
-        return grade_class(submissions, out, lessons, root, opts=opts, workers=workers,
-                           scheduler=scheduler, progress=progress).results
+        with scratch:
+            return grade_class(submissions, out, lessons, root, opts=opts, workers=workers,
+                               scheduler=scheduler, progress=progress).results
     finally:
         if class_tmp is not None:
             _remove_class_tmp(class_tmp, saved_tmpdir)

@@ -335,7 +335,7 @@ def test_sigterm_leaves_no_kernel_process_or_folder(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     # Wait until the submission's kernel runs, then stop grading as a scheduler would.
-    while time.time() < deadline and not list(private_tmp.glob("mc-grade-*/autograded/stubborn")):
+    while time.time() < deadline and not list(private_tmp.glob("**/mc-grade-*/autograded/stubborn")):
         time.sleep(1)
     time.sleep(5)
     proc.send_signal(signal.SIGTERM)
