@@ -86,12 +86,15 @@ class MutantResult:
     detail: str
 
 
+def _lesson_files(root: Path, folder: str) -> dict[str, Path]:
+    """lesson -> its file ``tests/<folder>/lessonNN.py`` (named by the file's ``LESSON``)."""
+    return {_load(path).LESSON: path
+            for path in sorted((Path(root) / "tests" / folder).glob("lesson*.py"))}
+
+
 def mutant_files(root: Path = ROOT) -> dict[str, Path]:
     """lesson -> its mutants file."""
-    out = {}
-    for path in sorted((Path(root) / "tests" / "mutants").glob("lesson*.py")):
-        out[_load(path).LESSON] = path
-    return out
+    return _lesson_files(root, "mutants")
 
 
 def _load(path: Path):
@@ -202,10 +205,7 @@ class AlternativeResult:
 
 def alternative_files(root: Path = ROOT) -> dict[str, Path]:
     """lesson -> its alternatives file (``tests/alternatives/lessonNN.py``)."""
-    out = {}
-    for path in sorted((Path(root) / "tests" / "alternatives").glob("lesson*.py")):
-        out[_load(path).LESSON] = path
-    return out
+    return _lesson_files(root, "alternatives")
 
 
 def load_alternatives(lesson: str, root: Path = ROOT) -> list[dict]:
