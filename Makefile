@@ -34,7 +34,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	    echo "  sudo apt-get install python3-venv"; exit 1; }; \
 	  $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(PIP_EXTRA) -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet $(PIP_EXTRA) -c constraints.txt -e ".[test,postgresql]"
 	touch $@
 
 # Chromium (the browser test) and bubblewrap (the grading sandbox), each on its own; see the script.
