@@ -19,6 +19,7 @@ it at another Chromium binary.
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -75,13 +76,47 @@ def expected_explorers(lesson) -> int:
                len(re.findall(r"def explorer\(", _source(c))) for c in _code_cells(lesson))
 
 
+def _progress_calls(tree) -> list:
+    """fit()/progress() calls in ``tree`` that leave progress bars on (the default)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            # fit(...) / train.fit(...), not another library's .fit (scikit-learn's KMeans)
+            name = f.id if isinstance(f, ast.Name) else f.attr if (
+                isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+                and f.value.id == "train") else None
+            off = any(k.arg in ("show_progress", "enabled") for k in node.keywords)
+            if name in ("fit", "progress") and not off:
+                found.append(node)
+    return found
+
+
 def trains_with_progress(lesson) -> bool:
-    """Does some cell call fit()/progress() with progress bars left on (the default)?"""
+    """Does running the lesson call fit()/progress() with progress bars left on? Such a call counts
+    when it is at a cell's top level, or in a function the lesson calls by name (one level, enough
+    for these lessons); a call inside a function that is only handed to ``cached_model`` (training
+    on a cache miss, e.g. lesson 03's MNIST path) does not."""
+    trees = []
     for cell in _code_cells(lesson):
-        for line in _source(cell).splitlines():
-            if re.search(r"(?<![\w.])(?:train\.)?(fit|progress)\(", line) and "import" not in line \
-                    and "show_progress=False" not in line and "enabled=" not in line:
-                return True
+        lines = [ln for ln in _source(cell).splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        trees.append(ast.parse("\n".join(lines)))
+    called = {n.func.id for t in trees for n in ast.walk(t)
+              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    for tree in trees:
+        inside = set()
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                direct = set(map(id, _progress_calls(fn)))
+                for inner in ast.walk(fn):
+                    if inner is not fn and isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                              ast.Lambda)):
+                        direct -= set(map(id, _progress_calls(inner)))
+                inside |= set(map(id, _progress_calls(fn)))
+                if direct and getattr(fn, "name", None) in called:
+                    return True
+        if any(id(c) not in inside for c in _progress_calls(tree)):
+            return True
     return False
 
 
