@@ -135,7 +135,7 @@ def playwright_api():
                     f"run as root (apt-get); elsewhere install Chromium and set MCLIB_CHROMIUM to it")
     return pytest.importorskip(
         "playwright.sync_api",
-        reason="Playwright is not installed: `pip install -c constraints.txt -e '.[test]'`")
+        reason="Playwright is not installed: `pip install -c constraints.txt -e '.[test,postgresql]'`")
 
 
 def _free_port() -> int:

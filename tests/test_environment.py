@@ -74,9 +74,9 @@ def test_environment_yml_installs_under_the_same_pins_as_make():
     for name, version in _pins(explicit).items():
         assert effective.setdefault(name, version) == version, f"{name}: two pins in environment.yml"
     assert effective == _constraints(), "environment.yml and constraints.txt pin different sets"
-    # What is installed: the course with its test extra, as the Makefile does.
-    assert "-e .[test]" in _yml_pip_lines()
-    assert '-c constraints.txt -e ".[test]"' in (ROOT / "Makefile").read_text()
+    # What is installed: the course with its test and postgresql extras, as the Makefile does.
+    assert "-e .[test,postgresql]" in _yml_pip_lines()
+    assert '-c constraints.txt -e ".[test,postgresql]"' in (ROOT / "Makefile").read_text()
 
 
 def test_environment_yml_python_is_one_the_pins_install_on():
