@@ -169,6 +169,7 @@ class Workspace:
         self.hidden = [Path(h).resolve() for h in hidden]
         self._protected: dict[str, list[str]] = {}
         self._key = b""
+        self._launcher = None
         self.pids_limit = None
         if pids is not None:
             from .sandbox import PidsLimit
@@ -332,31 +333,48 @@ class Workspace:
 
     def nbgrader(self, *args: str, timeout: float | None = None, env: dict | None = None) -> str:
         """Run ``nbgrader ARGS`` in the workspace; raise NbgraderError on a non-zero exit, and
-        GradingTimeout (after killing it and its kernel) when it runs longer than ``timeout``."""
-        cmd = [sys.executable, "-m", "nbgrader", *args]
-        # Its own session, so a timeout can kill nbgrader with everything it started.
-        proc = subprocess.Popen(cmd, cwd=self.path, env=env or self.env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                                start_new_session=True)
+        GradingTimeout (after killing it and its kernel) when it runs longer than ``timeout``.
+        On POSIX each command is forked from the workspace's warm nbgrader process (forkrun.py:
+        nbgrader's import paid once, not twice per submission); elsewhere it is a subprocess."""
+        from . import forkrun
+
+        env = env or self.env()
         try:
-            stdout, stderr = proc.communicate(timeout=timeout)
+            if forkrun.available():
+                if self._launcher is None:
+                    self._launcher = forkrun.Launcher()
+                code, output = self._launcher.run(args, self.path, env,
+                                                  self.private / "nbgrader-output.log", timeout)
+            else:
+                code, output = self._nbgrader_subprocess(args, env, timeout)
+        finally:
+            self._kill_stragglers()
+        if code is None:
+            raise GradingTimeout(f"`nbgrader {' '.join(args)}` ran longer than {timeout:g} s "
+                                 f"and was stopped")
+        if code != 0:
+            raise NbgraderError(f"`nbgrader {' '.join(args)}` exited {code}:\n{output}")
+        return output
+
+    def _nbgrader_subprocess(self, args, env: dict, timeout: float | None) -> tuple[int | None, str]:
+        """``python -m nbgrader ARGS`` in its own session, so a timeout (exit code None) can kill
+        it with everything it started."""
+        proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=self.path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+        try:
+            output, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc.pid)
             proc.communicate()
-            raise GradingTimeout(f"`nbgrader {' '.join(args)}` ran longer than {timeout:g} s "
-                                 f"and was stopped") from None
+            return None, ""
         except BaseException:
             # Ctrl-C, SIGTERM (turned into an exception by the caller) or any error: nbgrader and
             # the kernel it started go with us.
             _kill_group(proc.pid)
             proc.wait()
             raise
-        finally:
-            self._kill_stragglers()
-        if proc.returncode != 0:
-            raise NbgraderError(f"`nbgrader {' '.join(args)}` exited {proc.returncode}:\n"
-                                f"{stdout[-3000:]}\n{stderr[-3000:]}")
-        return stdout + stderr
+        return proc.returncode, output[-6000:]
 
     # -- operations ----------------------------------------------------------------------------
     def generate(self, lesson: str) -> Path:
@@ -499,6 +517,9 @@ class Workspace:
         return sorted(out, key=lambda s: order.get(s.grade_id, 0))
 
     def close(self) -> None:
+        if self._launcher is not None:
+            self._launcher.close()
+            self._launcher = None
         if self.pids_limit is not None:
             self.pids_limit.close()
         if self._owned and self.path.exists():
