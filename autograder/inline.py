@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 from .course import GRADING_FLAG
-from .grading import format_scores, selfcheck
 
 __all__ = ["selfcheck_here", "locate_notebook"]
 
@@ -47,5 +46,9 @@ def selfcheck_here(lesson: str) -> None:
               f"from the course folder instead.")
         return
     print(f"Grading {path} as last saved (save first: Ctrl+S). This takes about a minute...")
+    # Imported here, not above: nbgrader's import costs seconds, which a notebook being graded
+    # (where this returns at once) should not pay.
+    from .grading import format_scores, selfcheck
+
     lesson_name, rows = selfcheck(path)
     print(format_scores(lesson_name, rows))
