@@ -3,12 +3,15 @@
 Grades a class of real lesson submissions (the solution, the blank lesson and a partly answered
 one, in turn) three times in one run, on temporary copies of the course:
 
-1. serially (a local cluster of one worker), experiment cells run ("before");
-2. on a local cluster of --workers workers, experiment cells run: the throughput ratio, and whether
-   the two grades.csv are identical;
-3. serially with the experiment cells tagged skip-in-grading skipped ("after"): the lesson's own
-   tags, or where a lesson has none yet, the cells autograder.skipcells.skippable_cells proposes
-   (tagged on the copy only; the grades must not change).
+1. "before": serially (a local cluster of one worker), as grading worked before issue 13's
+   changes: every experiment cell runs, and each nbgrader command is a fresh Python process
+   (MCLIB_NBGRADER_FORK=0);
+2. "after": serially, with the experiment cells tagged skip-in-grading skipped (the lesson's own
+   tags, or where a lesson has none yet, the cells autograder.skipcells.skippable_cells proposes,
+   tagged on the copy only) and nbgrader forked from a warm process (autograder/forkrun.py); the
+   scores must equal the "before" ones;
+3. "parallel": as "after" on a local cluster of --workers workers: the throughput ratio
+   after/parallel, and whether the two grades.csv are identical.
 
 For each lesson it prints the seconds of one submission split into kernel start (measured apart,
 with the grading workspace's own kernel), graded cells (solutions and tests), other cells, and
@@ -145,8 +148,9 @@ def real(args) -> int:
         n = write_class(tmp / "class", args.lessons, args.students)
         kernel = {lesson: kernel_start_seconds(before, lesson) for lesson in args.lessons}
         runs, times = {}, {}
-        for label, root, workers in (("serial", before, 1), ("parallel", before, args.workers),
-                                     ("after", after, 1)):
+        for label, root, workers, fork in (("before", before, 1, "0"), ("after", after, 1, "1"),
+                                           ("parallel", after, args.workers, "1")):
+            os.environ["MCLIB_NBGRADER_FORK"] = fork  # read by the workers the cluster starts
             start = time.perf_counter()
             runs[label] = grade_class(tmp / "class", tmp / label, args.lessons, root, workers=workers,
                                       opts=grading.GradingOptions(feedback=True), progress=True)
@@ -154,18 +158,18 @@ def real(args) -> int:
             print(f"{label:8s} workers={workers}: {times[label]:7.1f} s for {n} submissions, "
                   f"{n / times[label] * 60:6.2f} submissions/min; load average "
                   f"{os.getloadavg()[0]:.2f}", flush=True)
-        same = (tmp / "serial" / "grades.csv").read_bytes() == (tmp / "parallel" / "grades.csv").read_bytes()
+        same = (tmp / "after" / "grades.csv").read_bytes() == (tmp / "parallel" / "grades.csv").read_bytes()
         # Skipping must change no score (a status may lose the errors of skipped cells).
-        unchanged = _scores(tmp / "serial" / "grades.csv") == _scores(tmp / "after" / "grades.csv")
-        print(f"\nthroughput ratio parallel/serial: {times['serial'] / times['parallel']:.2f} "
+        unchanged = _scores(tmp / "before" / "grades.csv") == _scores(tmp / "after" / "grades.csv")
+        print(f"\nthroughput ratio parallel/serial: {times['after'] / times['parallel']:.2f} "
               f"({args.workers} workers, {n} submissions); grades.csv identical: "
-              f"{'yes' if same else 'NO'}; grades unchanged by skipping: {'yes' if unchanged else 'NO'}")
+              f"{'yes' if same else 'NO'}; grades unchanged by skipping: {'yes' if unchanged else 'NO'}; "
+              f"before/after (serial): {times['before'] / times['after']:.2f}")
         print("\nseconds per submission (means); overhead = nbgrader and the rest outside the cells")
         print(f"{'':7s} {'lesson':26s} {'n':>3s} {'total':>7s} {'kernel':>7s} {'graded':>7s} "
               f"{'other':>7s} {'overhead':>9s} {'floor':>7s} {'/floor':>7s} {'skip':>5s}")
-        for label in ("serial", "after"):
-            for line in split_table("before" if label == "serial" else "after",
-                                    runs[label].timings, kernel):
+        for label in ("before", "after"):
+            for line in split_table(label, runs[label].timings, kernel):
                 print(line)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         return 0 if same and unchanged else 1
@@ -202,7 +206,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lessons", nargs="+", default=["00-measuring", "05-low-rank"])
-    parser.add_argument("--students", type=int, default=3, help="submissions per lesson")
+    parser.add_argument("--students", type=int, default=4, help="submissions per lesson")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tiny", action="store_true", help="the synthetic tiny lesson instead")
     parser.add_argument("--submissions", type=int, default=40, help="with --tiny")
