@@ -149,12 +149,12 @@ class GradingPlugin(WorkerPlugin):
                 (root / name).symlink_to(pkg, target_is_directory=True)
             (base / "submissions").mkdir()
             (base / "out").mkdir()
-            if self.warm_cache:
-                _warm_model_cache(self.lessons, root)
             ws = Workspace(root, lessons=self.lessons,
                            hidden=[base / "submissions", base / "out", *self.hidden],
                            **self.opts.workspace_kwargs())
             try:
+                if self.warm_cache:  # while the workspace's nbgrader server starts
+                    _warm_model_cache(self.lessons, root)
                 for lesson in self.lessons:
                     ws.generate(lesson)
             except BaseException:

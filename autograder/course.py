@@ -206,6 +206,11 @@ class Workspace:
             self._copy_solution(check_lesson(lesson, self.root))
         self._generated: set[str] = set()
         self._write_kernel_setup()
+        from . import forkrun
+        if forkrun.available():
+            # Started now: nbgrader's import runs while the caller prepares the rest.
+            self._launcher = forkrun.Launcher()
+            self._launcher.start(self.env())
 
     def _copy_solution(self, lesson: str) -> None:
         src = self.root / "solutions" / lesson
@@ -341,7 +346,7 @@ class Workspace:
         env = env or self.env()
         try:
             if forkrun.available():
-                if self._launcher is None:
+                if self._launcher is None:  # turned on after this workspace was made
                     self._launcher = forkrun.Launcher()
                 code, output = self._launcher.run(args, self.path, env,
                                                   self.private / "nbgrader-output.log", timeout)

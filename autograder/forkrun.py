@@ -116,7 +116,8 @@ class Launcher:
         self._proc: subprocess.Popen | None = None
         self._buffer = b""
 
-    def _start(self, env: dict) -> subprocess.Popen:
+    def start(self, env: dict) -> subprocess.Popen:
+        """Start the server (it imports nbgrader in the background) unless it is running."""
         if self._proc is None or self._proc.poll() is not None:
             self._buffer = b""
             self._proc = subprocess.Popen(
@@ -147,7 +148,7 @@ class Launcher:
         """Run ``nbgrader ARGS``; (exit code, or None when stopped at ``timeout``; the last 6,000
         characters of its output). A timeout, or anything raised meanwhile (Ctrl-C), kills it and
         the server."""
-        proc = self._start(env)
+        proc = self.start(env)
         request = {"args": list(args), "cwd": str(cwd), "env": dict(env), "output": str(output)}
         try:
             proc.stdin.write((json.dumps(request) + "\n").encode())

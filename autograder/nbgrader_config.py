@@ -17,6 +17,10 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # grading (a loaded machine grading many students at once is slower than a learner's laptop).
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
+# The grading kernel is killed once the last cell has run, not asked to shut down: nothing of its
+# state is kept, and a graceful shutdown waits about a second per submission for it (and runs any
+# exit handler the submission registered).
+c.Execute.shutdown_kernel = "immediate"
 
 # How a test cell is scored (autograder/verdicts.py): it earns its points exactly when the
 # instructor's test code ran to completion without raising, as seen from the grader's side of the

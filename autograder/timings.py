@@ -36,9 +36,9 @@ def _kind(cell) -> str:
     nbg = meta.get("nbgrader", {})
     if nbg.get("solution") or nbg.get("grade"):
         return "graded"
-    # The tag may be cleared from the autograded notebook; the replacement comment stays.
-    if SKIP_TAG in meta.get("tags", []) or "".join(cell.get("source", "")).startswith(
-            "# Not run while grading"):
+    # Skipped is what grading replaced by its comment: a tag alone (the student version carries
+    # the instructor's tags) does not say the course that graded it skipped the cell.
+    if "".join(cell.get("source", "")).startswith("# Not run while grading"):
         return "skipped"
     return "other"
 

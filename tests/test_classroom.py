@@ -14,6 +14,7 @@ from autograder import classroom, gradebook
 from autograder.course import Workspace
 from autograder.grading import GradingOptions
 from autograder.notebooks import from_text, write_notebook
+from autograder.skipcells import SKIPPED_SOURCE
 from autograder.timings import split_seconds
 from tiny_lesson import LESSON, MAX_SCORE, SOLUTION_TEXT, write_submission
 
@@ -67,18 +68,19 @@ def test_db_url_from_the_course_config_relative_to_the_grading_folder(tmp_path):
 
 
 def test_seconds_split_into_graded_other_and_outside():
-    def cell(kind, start, end, tags=()):
+    def cell(kind, start, end, tags=(), source="x = 1"):
         meta = {"tags": list(tags), "execution": {}}
         if kind:
             meta["nbgrader"] = {kind: True}
         if start is not None:
             meta["execution"] = {"iopub.status.busy": f"2026-01-01T00:00:{start:02d}.000000Z",
                                  "shell.execute_reply": f"2026-01-01T00:00:{end:02d}.000000Z"}
-        return {"cell_type": "code", "id": f"c{start}", "metadata": meta}
+        return {"cell_type": "code", "id": f"c{start}", "metadata": meta, "source": source}
 
     t0 = 1767225600.0  # 2026-01-01T00:00:00Z
     nb = {"cells": [cell(None, 2, 3), cell("solution", 3, 4), cell("grade", 4, 6),
-                    cell(None, 6, 10), cell(None, None, None, tags=["skip-in-grading"]),
+                    cell(None, 6, 10, tags=["skip-in-grading"]),  # tagged, but this course ran it
+                    cell(None, None, None, tags=["skip-in-grading"], source=SKIPPED_SOURCE),
                     {"cell_type": "markdown", "metadata": {}}]}
     split = split_seconds(nb, t0, t0 + 12)
     assert split == {"graded": 3.0, "other": 5.0, "outside": 4.0, "total": 12.0, "skipped_cells": 1}
