@@ -141,11 +141,12 @@ class GradingPlugin(WorkerPlugin):
                 dest.write_bytes(data)
             # A course root like the repository's: the lesson sources next to the course's
             # packages (this worker's installed ones), which grading kernels import from it.
-            import mclib
+            # Found, not imported: importing mclib would import torch into the worker for nothing.
+            import importlib.util
 
+            mclib_dir = Path(importlib.util.find_spec("mclib").origin).parent
             from . import __file__ as autograder_init
-            for name, pkg in (("mclib", Path(mclib.__file__).parent),
-                              ("autograder", Path(autograder_init).parent)):
+            for name, pkg in (("mclib", mclib_dir), ("autograder", Path(autograder_init).parent)):
                 (root / name).symlink_to(pkg, target_is_directory=True)
             (base / "submissions").mkdir()
             (base / "out").mkdir()
@@ -315,7 +316,6 @@ def grade_class(submissions: Path, out: Path, lessons=None, root: Path = ROOT, *
     ``out``: ``grades.csv``, ``feedback/``, ``autograded/`` and ``journal.jsonl``. See the module
     docstring for where it runs and how an interrupted run resumes."""
     from .grading import write_csv
-    from .model_cache import warm_model_cache as _warm_model_cache
     from .submission import GradingOptions, SubmissionResult, find_submissions
 
     opts = opts or GradingOptions()
@@ -345,12 +345,12 @@ def grade_class(submissions: Path, out: Path, lessons=None, root: Path = ROOT, *
         else:
             todo.append(sub)
     if todo:
-        if scheduler is None:
-            # Once for this machine, before workers race to train the same models.
-            _warm_model_cache(lessons, root)
+        # Once for this machine (a local cluster), before workers race to train the same models;
+        # it runs while the cluster starts, and is waited for before the first submission.
+        warming = _start_warming(lessons, root) if scheduler is None else None
         _grade_on_cluster(todo, by_job, run, out, journal, files, lessons, opts, key,
                           workers=min(workers, len(todo)), scheduler=scheduler, retries=retries,
-                          progress=progress, hidden=[submissions, out])
+                          progress=progress, hidden=[submissions, out], warming=warming)
     results = [by_job[id(s)] for s in subs]
     max_by_lesson = {r.lesson: r.max_score for r in results if r.max_score}
     for r in results:
@@ -361,8 +361,25 @@ def grade_class(submissions: Path, out: Path, lessons=None, root: Path = ROOT, *
     return run
 
 
+def _start_warming(lessons, root):
+    """``warm_model_cache`` in a thread (its work is a subprocess); join() it, then check
+    ``error``."""
+    from .model_cache import warm_model_cache
+
+    def warm():
+        try:
+            warm_model_cache(lessons, root)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
+            thread.error = exc
+
+    thread = threading.Thread(target=warm, name="warm-model-cache", daemon=True)
+    thread.error = None
+    thread.start()
+    return thread
+
+
 def _grade_on_cluster(todo, by_job, run, out, journal, files, lessons, opts, key, *, workers,
-                      scheduler, retries, progress, hidden):
+                      scheduler, retries, progress, hidden, warming=None):
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -374,6 +391,10 @@ def _grade_on_cluster(todo, by_job, run, out, journal, files, lessons, opts, key
     bar = tqdm(total=len(todo), desc="grading", unit="submission", file=sys.stderr,
                disable=not progress)
     try:
+        if warming is not None:
+            warming.join()
+            if warming.error is not None:
+                raise warming.error
         client.register_plugin(plugin, name=plugin.name)
         futures = {client.submit(grade_on_worker, sub, plugin.name, retries=retries, pure=False,
                                  key=f"grade-{sub.lesson}-{sub.student}-{sub.sha256[:12]}-{key}"): sub
