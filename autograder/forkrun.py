@@ -2,12 +2,13 @@
 CPU: jupyter_server, nbconvert, SQLAlchemy, ...) is paid once per grading workspace instead of twice
 per submission (``autograde``, then ``generate_feedback``).
 
-``Launcher.run(args, cwd, env, timeout)`` behaves like running ``python -m nbgrader ARGS`` in ``cwd``
-with environment ``env``: each command is a new process (forked from a server that has imported
-nbgrader and done nothing else), in the server's own process group, so that a timeout or Ctrl-C
-kills the group (the server too, started again on the next command), with its output in a file of which only the tail is ever read. What differs from a
-fresh interpreter: ``sys.path`` and the hash seed are the server's (it is started with the
-workspace's environment, and ``PYTHONPATH`` of ``env`` is put first on ``sys.path`` in each child).
+``Launcher.run(args, cwd, env, output, timeout)`` behaves like running ``python -m nbgrader ARGS``
+in ``cwd`` with environment ``env``: each command is a new process, forked from a server that has
+imported nbgrader and done nothing else, in the server's process group, so that a timeout or Ctrl-C
+kills the group (the server too; it is started again for the next command). Its output goes to the
+file ``output``, of which only the tail is ever read. What differs from a fresh interpreter:
+``sys.path`` and the hash seed are the server's (it is started with the workspace's environment;
+``PYTHONPATH`` of ``env`` is put first on ``sys.path`` in each child).
 
 POSIX only (``fork``); ``Workspace`` runs ``python -m nbgrader`` as a subprocess elsewhere, or when
 ``MCLIB_NBGRADER_FORK=0``.
