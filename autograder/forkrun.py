@@ -31,8 +31,22 @@ from pathlib import Path
 __all__ = ["Launcher", "available", "LauncherError"]
 
 #: Imported once by the server; a module missing here only costs its import in each child.
+#: (What a child still imported was listed by comparing sys.modules before and after a command.)
 PRELOAD = ["nbgrader.apps", "nbgrader.api", "nbgrader.preprocessors", "nbgrader.converters",
-           "nbconvert.exporters", "nbclient", "jupyter_client.manager", "sqlalchemy", "alembic"]
+           "nbconvert.exporters", "nbclient", "jupyter_client.manager", "sqlalchemy", "alembic",
+           "sqlalchemy.dialects.sqlite", "sqlite3", "IPython", "mistune", "pygments.lexers",
+           "ipython_pygments_lexers", "bs4"]
+
+
+def _warm_up() -> None:
+    """Work every feedback repeats, done once in the server: pygments compiles a lexer's regular
+    expressions on first use, mistune its parser's."""
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.markdown import markdown2html
+
+    Highlight2HTML(pygments_lexer="ipython3")("import torch\nx = [1, 2.0, 'a']  # c\n",
+                                              language="ipython3")
+    markdown2html("A *short* `text`, with [a link](https://example.org).\n\n- item")
 
 
 class LauncherError(RuntimeError):
@@ -88,6 +102,10 @@ def serve() -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a child imports what is missing itself
             pass
+    try:
+        _warm_up()
+    except Exception:  # noqa: BLE001 - only a head start
+        pass
     answer = os.fdopen(os.dup(1), "w")
     # The children's output goes to files; nothing of the server's own may reach the pipe.
     null = os.open(os.devnull, os.O_WRONLY)
