@@ -185,16 +185,14 @@ def real(args) -> int:
 
 
 def tiny(args) -> int:
-    from tiny_lesson import LESSON, make_course, write_submission
+    from tiny_lesson import make_course, release, write_submission
 
     mix = ["solved", "solved", "solved", "partly-wrong", "partly-wrong", "blank", "hidden-fail",
            "random", "patch-allclose", "raises"]
     with tempfile.TemporaryDirectory(prefix="mc-bench-") as tmp:
         tmp = Path(tmp)
         root = make_course(tmp / "course")
-        with Workspace(root, lessons=[LESSON]) as ws:
-            released = tmp / "released.ipynb"
-            released.write_bytes(ws.generate(LESSON).read_bytes())
+        released = release(root, tmp / "released.ipynb")
         for i in range(args.submissions):
             write_submission(tmp / "class", f"s{i:03d}", mix[i % len(mix)], released)
         times = {}

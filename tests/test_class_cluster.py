@@ -144,13 +144,10 @@ print("graded_now", run.graded_now, "reused", run.reused)
 @pytest.mark.slow
 @pytest.mark.notebooks
 def test_an_interrupted_run_resumed_grades_only_what_is_missing(tmp_path):
-    from autograder.course import Workspace
-    from tiny_lesson import LESSON, make_course, write_submission
+    from tiny_lesson import make_course, release, write_submission
 
     course = make_course(tmp_path / "course")
-    with Workspace(course, lessons=[LESSON]) as ws:
-        released = tmp_path / "released.ipynb"
-        released.write_bytes(ws.generate(LESSON).read_bytes())
+    released = release(course, tmp_path / "released.ipynb")
     variants = ["solved", "blank", "partly-wrong", "hidden-fail", "random", "raises"]
     for i in range(12):
         write_submission(tmp_path / "class", f"s{i:02d}", variants[i % len(variants)], released)

@@ -11,12 +11,11 @@ import shutil
 import pytest
 
 from autograder import classroom, gradebook
-from autograder.course import Workspace
 from autograder.grading import GradingOptions
 from autograder.notebooks import from_text, write_notebook
 from autograder.skipcells import SKIPPED_SOURCE
 from autograder.timings import split_seconds
-from tiny_lesson import LESSON, MAX_SCORE, SOLUTION_TEXT, write_submission
+from tiny_lesson import LESSON, MAX_SCORE, SOLUTION_TEXT, release, write_submission
 
 # ---------------------------------------------------------------------------------------------
 # Fast
@@ -106,9 +105,7 @@ def _course(root):
 def graded(tmp_path_factory):
     base = tmp_path_factory.mktemp("classroom")
     root = _course(base / "course")
-    with Workspace(root, lessons=[LESSON]) as ws:
-        released = base / "released.ipynb"
-        released.write_bytes(ws.generate(LESSON).read_bytes())
+    released = release(root, base / "released.ipynb")
     for student, variant in [("ann", "solved"), ("bob", "partly-wrong"), ("cid", "patch-allclose"),
                              ("dee", "blank"), ("eve", "invalid-json")]:
         write_submission(base / "class", student, variant, released)

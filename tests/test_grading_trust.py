@@ -17,7 +17,7 @@ from autograder import grading
 from autograder.course import Workspace
 from autograder.guard import completed_cells, findings, record_mac, source_hash
 from autograder.sandbox import bwrap_argv, bwrap_path, sandbox_works, set_limits
-from tiny_lesson import HIDDEN_MARKER, LESSON, MAX_SCORE, make_course, write_submission
+from tiny_lesson import HIDDEN_MARKER, LESSON, MAX_SCORE, make_course, release, write_submission
 
 SANDBOX = sandbox_works(bwrap_path())
 
@@ -190,9 +190,7 @@ OPTIONS = dict(feedback=True, cell_timeout=10, memory_mb=2048, submission_timeou
 def graded_class(tmp_path_factory):
     base = tmp_path_factory.mktemp("trust")
     root = make_course(base / "course")
-    with Workspace(root, lessons=[LESSON]) as ws:
-        released = base / "released.ipynb"
-        released.write_bytes(ws.generate(LESSON).read_bytes())
+    released = release(root, base / "released.ipynb")
     subs = base / "class"
     students = {"solved": "solved", "blank": "blank", "partly-wrong": "partly-wrong",
                 "hidden-fail": "hidden-fail", **{v: v for v in TAMPERING}, **{v: v for v in BAD},
@@ -251,9 +249,7 @@ def test_bad_submissions_are_graded_with_a_reason(graded_class, variant):
 @pytest.mark.notebooks
 def test_whole_submission_time_limit_stops_a_hung_kernel(tmp_path):
     root = make_course(tmp_path / "course")
-    with Workspace(root, lessons=[LESSON]) as ws:
-        released = tmp_path / "released.ipynb"
-        released.write_bytes(ws.generate(LESSON).read_bytes())
+    released = release(root, tmp_path / "released.ipynb")
     write_submission(tmp_path / "class", "stubborn", "infinite-loop", released)
     write_submission(tmp_path / "class", "zz-after", "solved", released)
     start = time.perf_counter()
@@ -321,9 +317,7 @@ def test_sigterm_leaves_no_kernel_process_or_folder(tmp_path):
     import signal
 
     root = make_course(tmp_path / "course")
-    with Workspace(root, lessons=[LESSON]) as ws:
-        released = tmp_path / "released.ipynb"
-        released.write_bytes(ws.generate(LESSON).read_bytes())
+    released = release(root, tmp_path / "released.ipynb")
     write_submission(tmp_path / "class", "stubborn", "infinite-loop", released)
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()

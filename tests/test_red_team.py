@@ -16,7 +16,8 @@ from autograder.course import Workspace
 from autograder.notebooks import read_notebook
 from autograder.policy import check_source
 from autograder.sandbox import bwrap_path, kernel_env, sandbox_works
-from tiny_lesson import HIDDEN_MARKER, LESSON, MAX_SCORE, _replace_cell, _solved, make_course
+from tiny_lesson import (HIDDEN_MARKER, LESSON, MAX_SCORE, _replace_cell, _solved, insert_cell_after,
+                         make_course, release)
 
 SANDBOX = sandbox_works(bwrap_path())
 WRONG_DOUBLE = "def double(x):\n    return x\n"
@@ -120,23 +121,11 @@ def _write(folder: Path, student: str, nb) -> None:
     dest.write_text(json.dumps(nb, indent=1))
 
 
-def _extra_cell(nb, after: str, source: str):
-    import nbformat
-
-    idx = next(i for i, c in enumerate(nb.cells) if c.get("id") == after)
-    cell = nbformat.v4.new_code_cell(source)
-    cell.id = f"extra-{len(nb.cells)}"
-    nb.cells.insert(idx + 1, cell)
-    return nb
-
-
 @pytest.fixture(scope="module")
 def red_team(tmp_path_factory):
     base = tmp_path_factory.mktemp("red")
     root = make_course(base / "course")
-    with Workspace(root, lessons=[LESSON]) as ws:
-        released = base / "released.ipynb"
-        released.write_bytes(ws.generate(LESSON).read_bytes())
+    released = release(root, base / "released.ipynb")
     subs = base / "class"
     for name, (prefix, _) in ATTACKS.items():
         _write(subs, name, _attack(released, prefix))
@@ -150,10 +139,10 @@ def red_team(tmp_path_factory):
         if mean:
             _replace_cell(nb, "mean-rows", mean)
         if name == "extra-imports":
-            _extra_cell(nb, "double", "import collections\ncounts = collections.Counter('abc')\ncounts")
+            insert_cell_after(nb, "double", "import collections\ncounts = collections.Counter('abc')\ncounts")
         _write(subs, name, nb)
-    _write(subs, "flood", _extra_cell(_solved(released), "double", FLOOD))
-    _write(subs, "fork-loop", _extra_cell(_solved(released), "double",
+    _write(subs, "flood", insert_cell_after(_solved(released), "double", FLOOD))
+    _write(subs, "fork-loop", insert_cell_after(_solved(released), "double",
                                           "import os\nfor _ in range(100):\n    if os.fork() == 0:\n"
                                           "        import time; time.sleep(30); os._exit(0)\n"))
     results = grading.grade_folder(subs, base / "out", root=root, workers=2, cell_timeout=30,
@@ -236,15 +225,13 @@ def test_victim_after_saboteur_keeps_its_score(tmp_path):
     files, the profile, the kernelspec); the correct student graded next by the same worker keeps
     full marks."""
     root = make_course(tmp_path / "course")
-    with Workspace(root, lessons=[LESSON]) as ws:
-        released = tmp_path / "released.ipynb"
-        released.write_bytes(ws.generate(LESSON).read_bytes())
+    released = release(root, tmp_path / "released.ipynb")
     # Only inside the sandbox: without it the grading folder's gradebook is writable (README).
     sabotage = ("import os\nfor top in ['../../..', '../../../.home']:\n"
                 "    for d, _, files in os.walk(top):\n        for f in files:\n"
                 "            try:\n                open(os.path.join(d, f), 'w').write('garbage')\n"
                 "            except OSError:\n                pass\n")
-    _write(tmp_path / "class", "a-saboteur", _extra_cell(_solved(released), "double", sabotage))
+    _write(tmp_path / "class", "a-saboteur", insert_cell_after(_solved(released), "double", sabotage))
     _write(tmp_path / "class", "b-victim", _solved(released))
     results = {r.student: r for r in grading.grade_folder(
         tmp_path / "class", tmp_path / "out", root=root, workers=1, feedback=False, cell_timeout=30)}
@@ -270,7 +257,7 @@ def lesson00(tmp_path_factory):
         blank = read_notebook(ws.generate(L00))
     solution = read_notebook(notebook_path(L00))
     # Nothing implemented, and every later cell wrapped in try/except (issue 12, row 1).
-    _write_l00(subs, "transformer", _extra_cell(blank, "count-parameters", WRAP +
+    _write_l00(subs, "transformer", insert_cell_after(blank, "count-parameters", WRAP +
                                                 "get_ipython().input_transformers_post.append(_wrap)"))
     # A correct solution whose graded function warns (issue 12, row 7).
     warn = read_notebook(notebook_path(L00))
@@ -280,7 +267,7 @@ def lesson00(tmp_path_factory):
                 '    """Number of parameter values', '    warnings.warn("counting")\n    """Number of parameter values', 1)
     _write_l00(subs, "warns", warn)
     # A correct solution that prints 200 lines of 1,000,000 characters (issue 18, row 1).
-    _write_l00(subs, "flood", _extra_cell(solution, "count-parameters", FLOOD))
+    _write_l00(subs, "flood", insert_cell_after(solution, "count-parameters", FLOOD))
     results = grading.grade_folder(subs, base / "out", [L00], workers=2)
     return {r.student: r for r in results}, base / "out"
 
