@@ -57,6 +57,8 @@ c.GenerateFeedback.preprocessors = [
     "autograder.feedback.ShortenTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# nbconvert's HTML export minus its BeautifulSoup pass over the finished page (autograder/feedback.py).
+c.GenerateFeedback.exporter_class = "autograder.feedback.FeedbackExporter"
 
 # Grading skips the experiment cells the lesson's owner tagged skip-in-grading (training runs,
 # sweeps, timings no test reads), before the notebook executes; a tag on a solution, test or locked
