@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+import jinja2
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
@@ -10,7 +11,7 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Integer
 
 __all__ = ["ShortenTracebacks", "RedactHiddenTests", "FeedbackExporter", "error_summary",
-           "hidden_lines", "redact", "add_missing_alt"]
+           "hidden_lines", "redact", "add_missing_alt", "warm_templates"]
 
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 REDACTED = "[line hidden by the grader: it quotes a hidden test]"
@@ -101,6 +102,27 @@ def add_missing_alt(html: str) -> str:
     return _IMG_WITHOUT_ALT.sub(f'<img alt="{MISSING_ALT}"', html)
 
 
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept in this process's memory. jinja2 checks each entry against its
+    template's source (a changed template is compiled again)."""
+
+    def __init__(self):
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket):
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+#: Shared by every FeedbackExporter of this process: filled once in the nbgrader fork server
+#: (``warm_templates``), each feedback forked from it starts with the templates compiled.
+TEMPLATES = _MemoryBytecodeCache()
+
+
 class FeedbackExporter(HTMLExporter):
     """nbconvert's HTML export (nbgrader's feedback template) without the second pass nbconvert 7
     makes over the finished page: it parses the whole page with BeautifulSoup to add ``alt`` texts
@@ -108,7 +130,13 @@ class FeedbackExporter(HTMLExporter):
     about half of generate_feedback's time, for every submission. Here the ``alt`` texts are added
     by ``add_missing_alt``; the focus attributes belong to the lab template's classes, which the
     classic-based feedback template does not use. Everything else is HTMLExporter's own code path
-    (its filters, as it registers them, and the template)."""
+    (its filters, as it registers them, and the template). Compiled templates are kept in
+    ``TEMPLATES``."""
+
+    def _create_environment(self):
+        environment = super()._create_environment()
+        environment.bytecode_cache = TEMPLATES
+        return environment
 
     def from_notebook_node(self, nb, resources=None, **kw):
         langinfo = nb.metadata.get("language_info", {})
@@ -120,3 +148,21 @@ class FeedbackExporter(HTMLExporter):
             notebook_metadata=self._nb_metadata, parent=self, resources=resources))
         html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
         return add_missing_alt(html), resources
+
+
+def warm_templates() -> None:
+    """Compile the feedback page's templates into ``TEMPLATES`` by rendering a one-cell notebook
+    with the template nbgrader's generate_feedback uses (its GenerateFeedback sets these paths)."""
+    import os
+
+    import nbformat
+    import nbgrader
+
+    base = os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader")
+    exporter = FeedbackExporter(
+        template_name="feedback", extra_template_basedirs=[os.path.join(base, "templates")],
+        extra_template_paths=[os.path.join(base, "static", "node_modules", "bootstrap", "dist", "css")])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Text", id="a"),
+                                         nbformat.v4.new_code_cell("x = 1", id="b")])
+    exporter.from_notebook_node(nb, {"nbgrader": {"notebook": "warm-up", "score": 0, "max_score": 0,
+                                                 "late_penalty": 0}})

@@ -61,3 +61,23 @@ def test_same_page_as_nbconvert_with_alt_texts(template):
 ])
 def test_add_missing_alt(html, expected):
     assert add_missing_alt(html) == expected
+
+
+def test_compiled_templates_are_shared_between_exporters_and_change_nothing(monkeypatch):
+    from autograder import feedback
+
+    monkeypatch.setattr(feedback, "TEMPLATES", feedback._MemoryBytecodeCache())
+    nb = _notebook()
+    first, _ = FeedbackExporter(template_name="classic").from_notebook_node(nb)
+    compiled = dict(feedback.TEMPLATES._store)
+    assert compiled, "the first export compiles its templates into the shared cache"
+    second, _ = FeedbackExporter(template_name="classic").from_notebook_node(nb)
+    assert second == first and feedback.TEMPLATES._store == compiled  # read back, not compiled again
+
+
+def test_warm_templates_compiles_nbgraders_feedback_page(monkeypatch):
+    from autograder import feedback
+
+    monkeypatch.setattr(feedback, "TEMPLATES", feedback._MemoryBytecodeCache())
+    feedback.warm_templates()
+    assert len(feedback.TEMPLATES._store) >= 5  # the feedback page and the templates it extends
