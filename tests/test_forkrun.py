@@ -140,3 +140,23 @@ def test_turned_off_by_the_environment(monkeypatch):
     assert not forkrun.available()
     monkeypatch.delenv("MCLIB_NBGRADER_FORK")
     assert forkrun.available()
+
+
+def test_a_new_gradebook_is_stamped_with_the_revision_nbgrader_would_ask_alembic_for(launcher, tmp_path):
+    import sqlite3
+
+    from nbgrader.api import get_alembic_version  # nbgrader's own: `alembic heads` in a subprocess
+
+    folder = _course(tmp_path, "c = get_config()\n")
+    env = _env(tmp_path)
+    code, output = launcher.run(["db", "student", "add", "s1"], folder, env, tmp_path / "out.log", 120)
+    assert code == 0, output
+    with sqlite3.connect(folder / "gradebook.db") as db:
+        stamped = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    old_path = os.environ["PATH"]
+    os.environ["PATH"] = env["PATH"]  # nbgrader finds the alembic command on PATH
+    try:
+        expected = get_alembic_version()
+    finally:
+        os.environ["PATH"] = old_path
+    assert stamped == [(expected,)] and len(expected) == 12
