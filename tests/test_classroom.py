@@ -66,6 +66,24 @@ def test_db_url_from_the_course_config_relative_to_the_grading_folder(tmp_path):
         gradebook.export_rows(gradebook.resolve_db_url(tmp_path))
 
 
+def test_local_cluster_workers_run_without_dasks_own_monitoring(tmp_path, monkeypatch):
+    import dask
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    client, cluster = classroom._client(None, 1)
+    try:
+        seen = client.run(lambda: {key: dask.config.get(key) for key in classroom.QUIET_DASK})
+        assert list(seen.values()) == [classroom.QUIET_DASK]
+        # The scheduler runs in this process: its health check was set up with the quieter interval.
+        tick = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.periodic_callbacks["tick"].callback_time)
+        assert tick == 1000  # milliseconds
+    finally:
+        client.close()
+        cluster.close()
+    # Only the cluster was started with them: the coordinator's own configuration is unchanged.
+    assert dask.config.get("distributed.worker.profile.enabled") is True
+
+
 def test_seconds_split_into_graded_other_and_outside():
     def cell(kind, start, end, tags=(), source="x = 1"):
         meta = {"tags": list(tags), "execution": {}}
