@@ -10,8 +10,10 @@ of one submission split into:
 - ``skipped``: cells tagged ``skip-in-grading`` run as a one-line comment (see skipcells.py):
   their count is reported, their milliseconds go to ``other``;
 - ``outside``: before the first cell and after the last (nbgrader's start-up, its checks and
-  gradebook writes, the kernel's start and shutdown, feedback). ``kernel_start`` is measured apart
-  (benchmarks/grading_throughput.py) and subtracted from it to give nbgrader's own overhead.
+  gradebook writes, the kernel's start and shutdown, feedback);
+- ``kernel``: the part of ``outside`` from launching the kernel to its first reply, as the grading
+  executor (verdicts.GradingExecute) measured it in this run and wrote it in the notebook's
+  metadata (absent when it did not). The rest of ``outside`` is nbgrader's own overhead.
 """
 from __future__ import annotations
 
@@ -59,7 +61,8 @@ def cell_seconds(nb) -> list[tuple[str, str, float | None, float | None]]:
 
 def split_seconds(nb, started: float, ended: float) -> dict:
     """Seconds of one grading call (``started``/``ended``: POSIX wall-clock seconds around it) by
-    kind: graded, other, outside (see the module docstring), plus the number of skipped cells."""
+    kind: graded, other, outside, kernel when recorded (see the module docstring), plus the number
+    of skipped cells."""
     if ended < started:
         raise ValueError(f"ended ({ended}) is before started ({started})")
     cells = cell_seconds(nb)
@@ -71,4 +74,7 @@ def split_seconds(nb, started: float, ended: float) -> dict:
     total = ended - started
     split["outside"] = max(0.0, total - split["graded"] - split["other"])
     split["total"] = total
+    kernel = nb.get("metadata", {}).get("autograder", {}).get("kernel_start_seconds")
+    if isinstance(kernel, (int, float)) and not isinstance(kernel, bool) and 0 <= kernel <= split["outside"]:
+        split["kernel"] = float(kernel)
     return split

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from nbformat.notebooknode import NotebookNode
@@ -77,9 +78,24 @@ class GradingExecute(Execute):
         self._nb_bytes = 0
         self._cell_bytes: dict[int, int] = {}
         self._cut: set[int] = set()
+        self._kernel_clock = self._kernel_seconds = None
         if resources is not None:
             resources[_REPLIES] = {}
-        return super().preprocess(nb, resources, km=km)
+        nb, resources = super().preprocess(nb, resources, km=km)
+        if self._kernel_seconds is not None:
+            # Where a submission's seconds go (timings.py): the kernel's start as this run saw it.
+            nb.metadata.setdefault("autograder", {})["kernel_start_seconds"] = round(self._kernel_seconds, 3)
+        return nb, resources
+
+    def start_new_kernel(self, **kwargs):
+        self._kernel_clock = time.perf_counter()
+        return super().start_new_kernel(**kwargs)
+
+    def start_new_kernel_client(self):
+        kc = super().start_new_kernel_client()
+        if self._kernel_clock is not None:  # from launching the kernel to its first reply
+            self._kernel_seconds = time.perf_counter() - self._kernel_clock
+        return kc
 
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)

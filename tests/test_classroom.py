@@ -101,6 +101,12 @@ def test_seconds_split_into_graded_other_and_outside():
                     {"cell_type": "markdown", "metadata": {}}]}
     split = split_seconds(nb, t0, t0 + 12)
     assert split == {"graded": 3.0, "other": 5.0, "outside": 4.0, "total": 12.0, "skipped_cells": 1}
+    # The kernel's start, as the grading executor recorded it, is a part of the time outside cells.
+    nb["metadata"] = {"autograder": {"kernel_start_seconds": 2.5}}
+    assert split_seconds(nb, t0, t0 + 12)["kernel"] == 2.5
+    for impossible in (5.0, -1, "2.5", True):  # more than outside, negative, not a number
+        nb["metadata"]["autograder"]["kernel_start_seconds"] = impossible
+        assert "kernel" not in split_seconds(nb, t0, t0 + 12)
     with pytest.raises(ValueError):
         split_seconds(nb, t0, t0 - 1)
 
@@ -152,6 +158,9 @@ def test_class_is_graded_and_a_second_run_regrades_nothing(graded):
     entries = [json.loads(l) for l in (graded["base"] / "out" / "journal.jsonl").read_text().splitlines()]
     assert sorted(e["student"] for e in entries) == ["ann", "bob", "cid", "dee", "eve"]
     assert all(e["timings"]["total"] > 0 for e in entries)
+    # Each run that reached its kernel says how long the kernel took to start, within its time.
+    ran = [e["timings"] for e in entries if "graded" in e["timings"]]
+    assert len(ran) == 4 and all(0 < t["kernel"] < t["outside"] for t in ran)
 
 
 @pytest.mark.slow
