@@ -74,7 +74,8 @@ def split_seconds(nb, started: float, ended: float) -> dict:
     total = ended - started
     split["outside"] = max(0.0, total - split["graded"] - split["other"])
     split["total"] = total
-    kernel = nb.get("metadata", {}).get("autograder", {}).get("kernel_start_seconds")
+    mine = nb.get("metadata", {}).get("autograder")
+    kernel = mine.get("kernel_start_seconds") if isinstance(mine, dict) else None
     if isinstance(kernel, (int, float)) and not isinstance(kernel, bool) and 0 <= kernel <= split["outside"]:
         split["kernel"] = float(kernel)
     return split

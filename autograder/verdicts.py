@@ -81,10 +81,12 @@ class GradingExecute(Execute):
         self._kernel_clock = self._kernel_seconds = None
         if resources is not None:
             resources[_REPLIES] = {}
+        # The "autograder" notebook metadata is the grader's: whatever a submission put there goes.
+        nb.metadata.pop("autograder", None)
         nb, resources = super().preprocess(nb, resources, km=km)
         if self._kernel_seconds is not None:
             # Where a submission's seconds go (timings.py): the kernel's start as this run saw it.
-            nb.metadata.setdefault("autograder", {})["kernel_start_seconds"] = round(self._kernel_seconds, 3)
+            nb.metadata["autograder"] = {"kernel_start_seconds": round(self._kernel_seconds, 3)}
         return nb, resources
 
     def start_new_kernel(self, **kwargs):

@@ -107,8 +107,31 @@ def test_seconds_split_into_graded_other_and_outside():
     for impossible in (5.0, -1, "2.5", True):  # more than outside, negative, not a number
         nb["metadata"]["autograder"]["kernel_start_seconds"] = impossible
         assert "kernel" not in split_seconds(nb, t0, t0 + 12)
+    nb["metadata"]["autograder"] = "not a mapping"  # a submission's own metadata: ignored
+    assert "kernel" not in split_seconds(nb, t0, t0 + 12)
     with pytest.raises(ValueError):
         split_seconds(nb, t0, t0 - 1)
+
+
+@pytest.mark.parametrize("theirs", ["junk", {"kernel_start_seconds": 0.001}, None])
+@pytest.mark.parametrize("measured", [None, 2.25])
+def test_grading_executor_owns_the_autograder_metadata(monkeypatch, theirs, measured):
+    """What a submission puts in the notebook's "autograder" metadata never survives grading nor
+    breaks it: the executor removes it and writes only what it measured."""
+    from nbformat.v4 import new_notebook
+    from nbgrader.preprocessors import Execute
+
+    from autograder.verdicts import GradingExecute
+
+    def run_without_kernel(self, nb, resources=None, km=None):
+        self._kernel_seconds = measured
+        return nb, resources
+
+    monkeypatch.setattr(Execute, "preprocess", run_without_kernel)
+    nb = new_notebook(metadata={} if theirs is None else {"autograder": theirs})
+    out, _ = GradingExecute().preprocess(nb, {})
+    expected = None if measured is None else {"kernel_start_seconds": measured}
+    assert out.metadata.get("autograder") == expected
 
 
 # ---------------------------------------------------------------------------------------------
