@@ -151,7 +151,7 @@ class FeedbackExporter(HTMLExporter):
 
 
 def warm_templates() -> None:
-    """Compile the feedback page's templates into ``TEMPLATES`` by rendering a one-cell notebook
+    """Compile the feedback page's templates into ``TEMPLATES`` by rendering a two-cell notebook
     with the template nbgrader's generate_feedback uses (its GenerateFeedback sets these paths)."""
     import os
 
@@ -162,7 +162,11 @@ def warm_templates() -> None:
     exporter = FeedbackExporter(
         template_name="feedback", extra_template_basedirs=[os.path.join(base, "templates")],
         extra_template_paths=[os.path.join(base, "static", "node_modules", "bootstrap", "dist", "css")])
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Text", id="a"),
-                                         nbformat.v4.new_code_cell("x = 1", id="b")])
+    # A page like a lesson's: Python highlighted as IPython, Markdown with code, a link and a list.
+    nb = nbformat.v4.new_notebook(
+        metadata={"language_info": {"name": "python", "pygments_lexer": "ipython3"}},
+        cells=[nbformat.v4.new_markdown_cell(
+                   "A *short* `text`, with [a link](https://example.org).\n\n- item", id="a"),
+               nbformat.v4.new_code_cell("import torch\nx = [1, 2.0, 'a']  # c", id="b")])
     exporter.from_notebook_node(nb, {"nbgrader": {"notebook": "warm-up", "score": 0, "max_score": 0,
                                                  "late_penalty": 0}})

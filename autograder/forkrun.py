@@ -39,21 +39,16 @@ PRELOAD = ["nbgrader.apps", "nbgrader.api", "nbgrader.preprocessors", "nbgrader.
 
 
 def _warm_up() -> None:
-    """Work every command would repeat, done once in the server: pygments compiles a lexer's
-    regular expressions on first use, mistune its parser's, SQLAlchemy configures the gradebook's
-    mappers on its first query, nbformat compiles its JSON-schema validator on first use, jinja2
-    the feedback page's templates (kept by autograder.feedback), and a new gradebook's revision
-    stamp runs alembic (see ``_stamp_revision_in_process``)."""
+    """Work every command would repeat, done once in the server: SQLAlchemy configures the
+    gradebook's mappers on its first query, nbformat compiles its JSON-schema validator on first
+    use, the feedback page's first render compiles its jinja templates (kept by
+    autograder.feedback) and pygments' and mistune's regular expressions, and a new gradebook's
+    revision stamp runs alembic (see ``_stamp_revision_in_process``)."""
     import nbformat
-    from nbconvert.filters.highlight import Highlight2HTML
-    from nbconvert.filters.markdown import markdown2html
     from sqlalchemy.orm import configure_mappers
 
     import nbgrader.api  # noqa: F401 - defines the mappers configured below
 
-    Highlight2HTML(pygments_lexer="ipython3")("import torch\nx = [1, 2.0, 'a']  # c\n",
-                                              language="ipython3")
-    markdown2html("A *short* `text`, with [a link](https://example.org).\n\n- item")
     configure_mappers()
     nbformat.validate(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]))
     from .feedback import warm_templates

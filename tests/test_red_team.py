@@ -143,8 +143,8 @@ def red_team(tmp_path_factory):
         _write(subs, name, nb)
     _write(subs, "flood", insert_cell_after(_solved(released), "double", FLOOD))
     _write(subs, "fork-loop", insert_cell_after(_solved(released), "double",
-                                          "import os\nfor _ in range(100):\n    if os.fork() == 0:\n"
-                                          "        import time; time.sleep(30); os._exit(0)\n"))
+                                                "import os\nfor _ in range(100):\n    if os.fork() == 0:\n"
+                                                "        import time; time.sleep(30); os._exit(0)\n"))
     results = grading.grade_folder(subs, base / "out", root=root, workers=2, cell_timeout=30,
                                    memory_mb=2048, submission_timeout=240, pids=64)
     return {r.student: r for r in results}, base / "out"
@@ -258,7 +258,7 @@ def lesson00(tmp_path_factory):
     solution = read_notebook(notebook_path(L00))
     # Nothing implemented, and every later cell wrapped in try/except (issue 12, row 1).
     _write_l00(subs, "transformer", insert_cell_after(blank, "count-parameters", WRAP +
-                                                "get_ipython().input_transformers_post.append(_wrap)"))
+                                                      "get_ipython().input_transformers_post.append(_wrap)"))
     # A correct solution whose graded function warns (issue 12, row 7).
     warn = read_notebook(notebook_path(L00))
     for cell in warn.cells:

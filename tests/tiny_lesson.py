@@ -67,13 +67,13 @@ def _replace_cell(nb, cell_id: str, source: str):
     raise KeyError(cell_id)
 
 
-def insert_cell_after(nb, cell_id: str, source: str, prefix: str = "student"):
-    """``nb`` with a new code cell (id ``<prefix>-<n>``) holding ``source`` after cell ``cell_id``."""
+def insert_cell_after(nb, cell_id: str, source: str):
+    """``nb`` with a new code cell (id ``student-<n>``) holding ``source`` after cell ``cell_id``."""
     import nbformat
 
     idx = next(i for i, c in enumerate(nb.cells) if c.get("id") == cell_id)
     new = nbformat.v4.new_code_cell(source)
-    new.id = f"{prefix}-{len(nb.cells)}"
+    new.id = f"student-{len(nb.cells)}"
     nb.cells.insert(idx + 1, new)
     return nb
 
